@@ -1,0 +1,35 @@
+# Skewfree. `make dev` runs the local stack; `make test` installs what the
+# tests need (when missing) and runs them.
+GO ?= go
+CORE := ./features/... ./store/... ./trainingset/... ./pipeline/...
+
+.PHONY: test deps vet lint bench bench-join dev build
+
+test: deps vet
+	$(GO) test -race -count=1 $(CORE)
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e /features -e /store/ -e /trainingset -e /pipeline)
+
+deps:
+	@scripts/deps.sh
+
+vet:
+	$(GO) vet ./...
+
+lint: vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+build:
+	$(GO) build ./...
+
+# Benchmarks print ratios against a baseline measured in the same run.
+bench: bench-join
+	$(GO) test -run '^$$' -bench . -benchmem ./features/... ./store/...
+
+# Training-set join vs DuckDB's ASOF join over the same Parquet files
+# (bench/ is its own module so the main module never links DuckDB).
+bench-join:
+	cd bench && $(GO) run ./cmd/joinbench
+
+dev:
+	@echo "make dev: the local stack (embedded Temporal, Redis, worker, serving) is not built yet;"
+	@echo "for now try: go run ./starter generate && go run ./starter materialize --local --view user_orders --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z"

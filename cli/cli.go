@@ -1,0 +1,345 @@
+// Package cli is the `starter` command line, importable so that a team can
+// build its own starter around its own registry in three lines:
+//
+//	func main() { os.Exit(cli.Main(myrepo.Registry())) }
+//
+// Flags and environment variables are read here and nowhere below.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skewfree/skewfree/features"
+	"github.com/skewfree/skewfree/features/demo"
+	"github.com/skewfree/skewfree/pipeline"
+	"github.com/skewfree/skewfree/store/parquet"
+	"github.com/skewfree/skewfree/trainingset"
+)
+
+// Defaults serve the local stack that `make dev` starts.
+const (
+	DefaultOffline = "file://.state/offline"
+	DefaultSource  = "file://.state/raw"
+)
+
+// Env returns the environment variable or its default.
+func Env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// Main runs the command line with os.Args and returns the exit code. Errors
+// are one line on stderr.
+func Main(reg *features.Registry) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd := New(reg)
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "starter: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// New returns the root command over reg.
+func New(reg *features.Registry) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "starter",
+		Short: "Skewfree's command line: materialize, backfill, build training sets, show the catalog",
+		Long: `starter drives a Skewfree feature repository.
+
+Locations come from flags or the environment:
+  SKEWFREE_OFFLINE  offline store (file://path), default ` + DefaultOffline + `
+  SKEWFREE_SOURCE   raw source data (file://path), default ` + DefaultSource,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(catalogCmd(reg), generateCmd(reg), trainingSetCmd(reg), materializeCmd(reg))
+	return root
+}
+
+func catalogCmd(reg *features.Registry) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "catalog",
+		Short: "List entities, views, features and feature services",
+		Long:  "catalog prints every definition of the registry. With --json it prints the catalog export that other tools read.",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cat := reg.Catalog()
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(cat)
+			}
+			return printCatalog(out, cat)
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the catalog as JSON")
+	return c
+}
+
+func printCatalog(w io.Writer, cat features.Catalog) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENTITY\tJOIN KEY\tTYPE\tDESCRIPTION")
+	for _, e := range cat.Entities {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.JoinKey, e.Type, e.Description)
+	}
+	fmt.Fprintln(tw)
+	for _, v := range cat.Views {
+		fmt.Fprintf(tw, "VIEW %s\t(%s, %s, ttl %s, owner %s)\t\t%s\n", v.Name, v.Entity, v.Cadence,
+			time.Duration(v.TTLSeconds)*time.Second, v.Owner, v.Description)
+		for _, f := range v.Features {
+			used := strings.Join(f.UsedBy, ",")
+			if used == "" {
+				used = "-"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\tused by %s\t%s\n", f.Name, f.Type, used, f.Description)
+		}
+	}
+	fmt.Fprintln(tw)
+	for _, s := range cat.Services {
+		fmt.Fprintf(tw, "SERVICE %s\t%d features\t\t%s\n", s.Name, len(s.Features), s.Description)
+	}
+	return tw.Flush()
+}
+
+func generateCmd(reg *features.Registry) *cobra.Command {
+	var (
+		opt   demo.GenOptions
+		out   string
+		start string
+		seed  uint64
+	)
+	c := &cobra.Command{
+		Use:   "generate",
+		Short: "Write deterministic sample raw events (orders, page views) for the demo repository",
+		Long: `generate writes the demo repository's raw sources as Parquet, one file per source and
+UTC day, under --out (default SKEWFREE_SOURCE). The same flags always give the same events.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if start != "" {
+				t, err := time.Parse(time.DateOnly, start)
+				if err != nil {
+					return fmt.Errorf("--start %q: want YYYY-MM-DD", start)
+				}
+				opt.Start = t
+			}
+			opt.Seed = seed
+			frames, err := demo.Generate(opt)
+			if err != nil {
+				return err
+			}
+			src, err := parquet.OpenSources(pick(out, "SKEWFREE_SOURCE", DefaultSource))
+			if err != nil {
+				return err
+			}
+			for _, name := range []string{"orders", "page_views"} {
+				s, ok := reg.Source(name)
+				if !ok {
+					return fmt.Errorf("registry has no source %q: generate writes the demo repository's sources", name)
+				}
+				parts, err := src.Write(cmd.Context(), s, frames[name])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %d events in %d daily files\n", name, frames[name].Len(), len(parts))
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&out, "out", "", "raw data root (file://path); default SKEWFREE_SOURCE, else "+DefaultSource)
+	c.Flags().IntVar(&opt.Users, "users", 1000, "number of users")
+	c.Flags().IntVar(&opt.Products, "products", 200, "number of products")
+	c.Flags().IntVar(&opt.Days, "days", 7, "number of days")
+	c.Flags().StringVar(&start, "start", "2026-11-01", "first day, YYYY-MM-DD (UTC)")
+	c.Flags().Uint64Var(&seed, "seed", 1, "random seed")
+	return c
+}
+
+func trainingSetCmd(reg *features.Registry) *cobra.Command {
+	var (
+		entities, featList, service, out, offline string
+		asKnownAt                                 bool
+		budgetMB                                  int64
+	)
+	c := &cobra.Command{
+		Use:   "training-set --entities FILE.parquet (--features view:feat,... | --service NAME) --out FILE.parquet",
+		Short: "Build a point-in-time correct training set",
+		Long: `training-set joins an entity table against the offline history.
+
+The entity table is a Parquet file with the join key column of every requested view
+(e.g. user_id), a TIMESTAMP column event_timestamp, and any other columns (labels),
+which pass through unchanged. For each row at time T and each view with TTL ttl it
+takes that key's history row with T-ttl <= event_timestamp <= T and the greatest
+event_timestamp (ties: greatest created_timestamp); nulls when there is none. Every
+input row is kept, in order. Feature columns are named view__feature.
+
+With --as-known-at a history row must also have created_timestamp <= T, so values
+computed after T (backfills, corrections) never leak into the row.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if entities == "" || out == "" {
+				return fmt.Errorf("--entities and --out are required")
+			}
+			if (featList == "") == (service == "") {
+				return fmt.Errorf("give exactly one of --features and --service")
+			}
+			var refs []string
+			if service != "" {
+				s, ok := reg.Service(service)
+				if !ok {
+					return fmt.Errorf("unknown feature service %q", service)
+				}
+				refs = s.Features
+			} else {
+				for _, r := range strings.Split(featList, ",") {
+					if r = strings.TrimSpace(r); r != "" {
+						refs = append(refs, r)
+					}
+				}
+			}
+			resolved, err := reg.ResolveRefs(refs)
+			if err != nil {
+				return err
+			}
+			if offline == "" {
+				offline = Env("SKEWFREE_OFFLINE", DefaultOffline)
+			}
+			store, err := parquet.Open(offline)
+			if err != nil {
+				return err
+			}
+			st, err := trainingset.Build(cmd.Context(), reg, store, trainingset.Options{
+				Entities: entities, Features: resolved, Out: out, AsKnownAt: asKnownAt, MemoryBudget: budgetMB << 20,
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "training set: %d rows x %d features -> %s in %s (history rows scanned %d in %d files, partitions %d, peak RSS %d MiB)\n",
+				st.EntityRows, len(resolved), out, st.Elapsed.Round(time.Millisecond), st.HistoryRows, st.Files, st.Partitions, PeakRSS()>>20)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&entities, "entities", "", "entity table (Parquet) with join keys and event_timestamp")
+	c.Flags().StringVar(&featList, "features", "", "comma-separated view:feature references")
+	c.Flags().StringVar(&service, "service", "", "feature service whose features to join")
+	c.Flags().StringVar(&out, "out", "", "output Parquet file (written atomically)")
+	c.Flags().StringVar(&offline, "offline", "", "offline store (file://path); default SKEWFREE_OFFLINE")
+	c.Flags().BoolVar(&asKnownAt, "as-known-at", false, "also require created_timestamp <= the row's event_timestamp")
+	c.Flags().Int64Var(&budgetMB, "memory-budget-mb", 1024, "join state budget; larger entity tables are split by key hash")
+	return c
+}
+
+func materializeCmd(reg *features.Registry) *cobra.Command {
+	var (
+		view, windowEnd, from, to, offline, source string
+		local                                      bool
+	)
+	c := &cobra.Command{
+		Use:   "materialize --view V (--window-end T | --from T --to T) --local",
+		Short: "Compute feature windows and write them to the offline store",
+		Long: `materialize computes windows of a view with its transform and writes their offline
+partitions. Times are RFC 3339 (UTC); --window-end must fall on the view's cadence.
+--from/--to run every window end in (from, to].
+
+--local runs in this process without Temporal (scheduled and Temporal-driven runs come
+with the worker).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !local {
+				return fmt.Errorf("only --local materialization is available in this build")
+			}
+			v, ok := reg.View(view)
+			if !ok {
+				return fmt.Errorf("unknown view %q", view)
+			}
+			var ends []time.Time
+			switch {
+			case windowEnd != "" && from == "" && to == "":
+				t, err := parseTime("--window-end", windowEnd)
+				if err != nil {
+					return err
+				}
+				ends = []time.Time{t}
+			case windowEnd == "" && from != "" && to != "":
+				f, err := parseTime("--from", from)
+				if err != nil {
+					return err
+				}
+				t, err := parseTime("--to", to)
+				if err != nil {
+					return err
+				}
+				if !f.Before(t) {
+					return fmt.Errorf("--from %s is not before --to %s", from, to)
+				}
+				ends = features.WindowEnds(v, f, t)
+			default:
+				return fmt.Errorf("give --window-end, or --from and --to")
+			}
+			store, err := parquet.Open(pick(offline, "SKEWFREE_OFFLINE", DefaultOffline))
+			if err != nil {
+				return err
+			}
+			src, err := parquet.OpenSources(pick(source, "SKEWFREE_SOURCE", DefaultSource))
+			if err != nil {
+				return err
+			}
+			for _, end := range ends {
+				p, err := pipeline.MaterializeOffline(cmd.Context(), reg, src, store, v.Name, end, time.Now().UTC())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %d rows -> %s\n", v.Name, end.Format(time.RFC3339), p.Rows, p.Path)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&view, "view", "", "feature view")
+	c.Flags().StringVar(&windowEnd, "window-end", "", "window end, RFC 3339")
+	c.Flags().StringVar(&from, "from", "", "range start (exclusive), RFC 3339")
+	c.Flags().StringVar(&to, "to", "", "range end (inclusive), RFC 3339")
+	c.Flags().StringVar(&offline, "offline", "", "offline store; default SKEWFREE_OFFLINE")
+	c.Flags().StringVar(&source, "source", "", "raw data root; default SKEWFREE_SOURCE")
+	c.Flags().BoolVar(&local, "local", false, "run in this process, without Temporal")
+	return c
+}
+
+func pick(flag, env, def string) string {
+	if flag != "" {
+		return flag
+	}
+	return Env(env, def)
+}
+
+func parseTime(flag, s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %q: want an RFC 3339 time such as 2026-11-20T00:00:00Z", flag, s)
+	}
+	return t.UTC(), nil
+}
+
+// PeakRSS is the process's peak resident memory in bytes.
+func PeakRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Maxrss << 10 // kilobytes on Linux
+}

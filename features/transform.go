@@ -1,0 +1,156 @@
+package features
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Window is the input range a run for window end End must read from its
+// source: [Start, End). It reaches back one cadence past the view's lookback
+// so entities whose events just left every aggregation window still get a row
+// (count 0, mean null) and no stale value survives anywhere.
+func Window(v *View, end time.Time) (start time.Time) {
+	return end.Add(-v.Lookback() - v.Cadence.Duration())
+}
+
+// WindowEnds lists the window ends of a view in (from, to], aligned to its
+// cadence in UTC. A backfill of [from, to] runs exactly these windows.
+func WindowEnds(v *View, from, to time.Time) []time.Time {
+	step := v.Cadence.Duration()
+	first := from.UTC().Truncate(step)
+	if !first.After(from) {
+		first = first.Add(step)
+	}
+	var out []time.Time
+	for t := first; !t.After(to); t = t.Add(step) {
+		out = append(out, t)
+	}
+	return out
+}
+
+// Compute is the one transform: it computes view v as of window end end from
+// the source events in ev (which may hold more rows than the window; rows
+// outside [Window(v, end), end) are ignored). Every entity with an event in
+// that input range gets exactly one row with event_timestamp = end and
+// created_timestamp = created. Rows come out ordered by key so reruns write
+// byte-identical files.
+func Compute(reg *Registry, v *View, ev *Frame, end, created time.Time) (*Frame, error) {
+	if err := ev.Validate(); err != nil {
+		return nil, fmt.Errorf("compute %s: %w", v.Name, err)
+	}
+	if !end.Equal(end.Truncate(v.Cadence.Duration())) {
+		return nil, fmt.Errorf("compute %s: window end %s is not aligned to the %s cadence", v.Name, end.UTC().Format(time.RFC3339), v.Cadence)
+	}
+	ent := reg.EntityOf(v)
+	if ent == nil {
+		return nil, fmt.Errorf("compute %s: view is not registered", v.Name)
+	}
+	if ev.Key == nil {
+		k := ev.Column(ent.JoinKey)
+		if k == nil {
+			return nil, fmt.Errorf("compute %s: source has no join key column %q", v.Name, ent.JoinKey)
+		}
+		keyed := *ev
+		keyed.Key = k
+		ev = &keyed
+	}
+	if ev.Key.Type != ent.KeyType {
+		return nil, fmt.Errorf("compute %s: key column %s is %s, want %s", v.Name, ev.Key.Name, ev.Key.Type, ent.KeyType)
+	}
+	endUS, startUS := Micros(end), Micros(Window(v, end))
+
+	// Columns each aggregation reads, checked once.
+	type bound struct{ col, where *Column }
+	binds := make([]bound, len(v.Aggregations))
+	for i, a := range v.Aggregations {
+		if a.Kind != Count {
+			c := ev.Column(a.Column)
+			if c == nil {
+				return nil, fmt.Errorf("compute %s: source column %q missing", v.Name, a.Column)
+			}
+			if want := sourceType(reg, v, a.Column); c.Type != want {
+				return nil, fmt.Errorf("compute %s: source column %q is %s, want %s", v.Name, a.Column, c.Type, want)
+			}
+			binds[i].col = c
+		}
+		if a.Where != nil {
+			binds[i].where = ev.Column(a.Where.Column)
+			if binds[i].where == nil {
+				return nil, fmt.Errorf("compute %s: filter column %q missing", v.Name, a.Where.Column)
+			}
+		}
+	}
+
+	// Group the window's rows by entity, each group in time order.
+	rows := make([]int, 0, ev.Len())
+	for i, t := range ev.Time {
+		if t >= startUS && t < endUS && ev.Key.Valid[i] {
+			rows = append(rows, i)
+		}
+	}
+	keyCmp := func(a, b int) int {
+		if ev.Key.Type == String {
+			return cmp.Compare(ev.Key.Strings[a], ev.Key.Strings[b])
+		}
+		return cmp.Compare(ev.Key.Ints[a], ev.Key.Ints[b])
+	}
+	slices.SortStableFunc(rows, func(a, b int) int {
+		if c := keyCmp(a, b); c != 0 {
+			return c
+		}
+		return cmp.Compare(ev.Time[a], ev.Time[b])
+	})
+
+	feats := v.Features()
+	out := &Frame{Key: NewColumn(ent.JoinKey, ent.KeyType, 0)}
+	for _, f := range feats {
+		out.Columns = append(out.Columns, NewColumn(f.Name, f.Type, 0))
+	}
+	createdUS := Micros(created)
+	vals := make([]Value, len(feats))
+	var aggregated map[string]Value
+	for lo := 0; lo < len(rows); {
+		hi := lo + 1
+		for hi < len(rows) && keyCmp(rows[lo], rows[hi]) == 0 {
+			hi++
+		}
+		group := rows[lo:hi]
+		for i := range v.Aggregations {
+			a := &v.Aggregations[i]
+			vals[i] = a.aggregate(ev, group, endUS-a.Window.Microseconds(), endUS, binds[i].col, binds[i].where)
+		}
+		if fn := v.Func; fn != nil {
+			if aggregated == nil {
+				aggregated = make(map[string]Value, len(v.Aggregations))
+			}
+			for i, a := range v.Aggregations {
+				aggregated[a.Name] = vals[i]
+			}
+			from := endUS - fn.Lookback.Microseconds()
+			first, _ := slices.BinarySearchFunc(group, from, func(r int, t int64) int { return cmp.Compare(ev.Time[r], t) })
+			fo := vals[len(v.Aggregations):]
+			clear(fo)
+			in := FuncInput{Key: ev.Key.KeyAt(group[0]), End: end.UTC(), Events: ev, Rows: group[first:], Aggregated: aggregated}
+			if err := fn.Fn(in, fo); err != nil {
+				return nil, fmt.Errorf("compute %s: func %s for key %v: %w", v.Name, fn.Version, in.Key, err)
+			}
+		}
+		out.Key.AppendRow(ev.Key, group[0])
+		out.Time = append(out.Time, endUS)
+		out.Created = append(out.Created, createdUS)
+		for i, c := range out.Columns {
+			if err := c.Append(vals[i]); err != nil {
+				return nil, fmt.Errorf("compute %s: %w", v.Name, err)
+			}
+		}
+		lo = hi
+	}
+	return out, nil
+}
+
+func sourceType(reg *Registry, v *View, col string) Type {
+	f, _ := reg.SourceOf(v).Field(col)
+	return f.Type
+}

@@ -1,0 +1,47 @@
+// Package pipeline runs one materialization window end to end in-process:
+// read the source window, run the view's transform, write the offline
+// partition. The Temporal activities call these same functions, so a window
+// computed here, by a schedule or by a backfill is the same.
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/skewfree/skewfree/features"
+	"github.com/skewfree/skewfree/store/parquet"
+)
+
+// SourceReader reads a source's events with event time in [from, to).
+type SourceReader interface {
+	Read(ctx context.Context, src *features.Source, from, to time.Time) (*features.Frame, error)
+}
+
+// OfflineWriter writes a window's rows, replacing an earlier write of it.
+type OfflineWriter interface {
+	WriteWindow(ctx context.Context, view string, end time.Time, shard int, f *features.Frame, fingerprint string) (parquet.Partition, error)
+}
+
+// ComputeWindow reads the input range of view's window ending at end and
+// runs the transform. created stamps the rows' created_timestamp.
+func ComputeWindow(ctx context.Context, reg *features.Registry, src SourceReader, view string, end, created time.Time) (*features.Frame, error) {
+	v, ok := reg.View(view)
+	if !ok {
+		return nil, fmt.Errorf("unknown view %q", view)
+	}
+	ev, err := src.Read(ctx, reg.SourceOf(v), features.Window(v, end), end)
+	if err != nil {
+		return nil, fmt.Errorf("view %s window %s: %w", view, end.UTC().Format(time.RFC3339), err)
+	}
+	return features.Compute(reg, v, ev, end, created)
+}
+
+// MaterializeOffline computes one window and writes its offline partition.
+func MaterializeOffline(ctx context.Context, reg *features.Registry, src SourceReader, off OfflineWriter, view string, end, created time.Time) (parquet.Partition, error) {
+	fr, err := ComputeWindow(ctx, reg, src, view, end, created)
+	if err != nil {
+		return parquet.Partition{}, err
+	}
+	return off.WriteWindow(ctx, view, end, -1, fr, reg.Fingerprint(view))
+}

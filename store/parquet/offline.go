@@ -1,0 +1,222 @@
+package parquet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/skewfree/skewfree/features"
+)
+
+// Store is the offline store under one local root. Safe for concurrent use:
+// writers of different windows never touch the same file, and a window's file
+// appears by rename, whole.
+type Store struct {
+	root string
+}
+
+// Open opens the offline store at url: file:///abs/path, file://rel/path or a
+// plain path. The root is created when missing.
+func Open(url string) (*Store, error) {
+	root, err := LocalPath(url)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("offline store: %w", err)
+	}
+	return &Store{root: root}, nil
+}
+
+// LocalPath turns a file:// URL or a plain path into a path.
+func LocalPath(url string) (string, error) {
+	switch {
+	case url == "":
+		return "", errors.New("offline store: empty location (set SKEWFREE_OFFLINE or --offline)")
+	case strings.HasPrefix(url, "file://"):
+		p := strings.TrimPrefix(url, "file://")
+		if p == "" {
+			return "", fmt.Errorf("offline store: %q has no path", url)
+		}
+		return filepath.Clean(p), nil
+	case strings.Contains(url, "://"):
+		return "", fmt.Errorf("offline store: %q is not a local location (want file://path)", url)
+	}
+	return filepath.Clean(url), nil
+}
+
+// Root is the store's local folder.
+func (s *Store) Root() string { return s.root }
+
+// Partition is a written window: its file (relative to the root) and rows.
+type Partition struct {
+	Path string `json:"path"`
+	Rows int64  `json:"rows"`
+}
+
+// WindowStamp formats a window end as it appears in file names.
+func WindowStamp(end time.Time) string { return end.UTC().Format("20060102T150405Z") }
+
+// WindowFile is the path, relative to the root, of a window's file; shard < 0
+// means the window is not sharded.
+func WindowFile(view string, end time.Time, shard int) string {
+	name := "part-" + WindowStamp(end)
+	if shard >= 0 {
+		name += fmt.Sprintf("-%04d", shard)
+	}
+	return filepath.Join(view, "date="+end.UTC().Format(time.DateOnly), name+".parquet")
+}
+
+// WriteWindow writes the rows of view's window ending at end, replacing the
+// window's previous file. shard < 0 writes the whole window and removes any
+// shard files an earlier, sharded run left; shard >= 0 writes one shard (see
+// RemoveStaleShards). The file is written under a temporary name, synced and
+// renamed, so readers see the old file or the new one, never a part.
+func (s *Store) WriteWindow(ctx context.Context, view string, end time.Time, shard int, f *features.Frame, fingerprint string) (Partition, error) {
+	if err := ctx.Err(); err != nil {
+		return Partition{}, err
+	}
+	for i, t := range f.Time {
+		if t != features.Micros(end) {
+			return Partition{}, fmt.Errorf("offline store: row %d of %s has event_timestamp %s, want the window end %s",
+				i, view, features.FromMicros(t).Format(time.RFC3339Nano), end.UTC().Format(time.RFC3339))
+		}
+	}
+	rel := WindowFile(view, end, shard)
+	meta := map[string]string{FingerprintKey: fingerprint}
+	if err := writeAtomic(filepath.Join(s.root, rel), func(w *os.File) error {
+		return WriteFrame(w, f, EventTimestamp, meta)
+	}); err != nil {
+		return Partition{}, fmt.Errorf("offline store: write %s: %w", rel, err)
+	}
+	if shard < 0 {
+		if err := s.RemoveStaleShards(ctx, view, end, 0); err != nil {
+			return Partition{}, err
+		}
+	}
+	return Partition{Path: rel, Rows: int64(f.Len())}, nil
+}
+
+// RemoveStaleShards deletes the shard files of a window numbered >= shards
+// (all of them for 0), so a window re-run with fewer shards holds no rows
+// twice.
+func (s *Store) RemoveStaleShards(ctx context.Context, view string, end time.Time, shards int) error {
+	dir := filepath.Join(s.root, filepath.Dir(WindowFile(view, end, -1)))
+	prefix := "part-" + WindowStamp(end) + "-"
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("offline store: %w", err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, ".parquet") {
+			continue
+		}
+		var n int
+		if _, err := fmt.Sscanf(strings.TrimSuffix(strings.TrimPrefix(name, prefix), ".parquet"), "%d", &n); err != nil || n < shards {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("offline store: remove stale shard: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeAtomic writes a file by temp file, fsync and rename.
+func writeAtomic(path string, write func(*os.File) error) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := write(tmp); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	ok = true
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync() // persist the rename; not every filesystem supports it
+		d.Close()
+	}
+	return nil
+}
+
+// WriteFileAtomic writes a frame to a standalone file (a training set, a
+// source partition) atomically.
+func WriteFileAtomic(path string, write func(*os.File) error) error { return writeAtomic(path, write) }
+
+// ViewFiles lists the Parquet files of a view whose rows may have an
+// event_timestamp in [from, to] (either zero = unbounded), pruning by the
+// date= folders; files outside date= folders are always listed. Hidden files
+// (".", "_") are in-progress writes or tool metadata and are skipped.
+func (s *Store) ViewFiles(ctx context.Context, view string, from, to time.Time) ([]string, error) {
+	return listParquet(ctx, filepath.Join(s.root, view), from, to)
+}
+
+func listParquet(ctx context.Context, dir string, from, to time.Time) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && path == dir {
+				return fs.SkipAll
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		name := d.Name()
+		if path != dir && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			if date, ok := strings.CutPrefix(name, "date="); ok {
+				day, err := time.Parse(time.DateOnly, date)
+				if err != nil {
+					return nil // not our partitioning; read it
+				}
+				if (!from.IsZero() && day.Before(from.UTC().Truncate(24*time.Hour))) || (!to.IsZero() && day.After(to.UTC())) {
+					return fs.SkipDir
+				}
+			}
+			return nil
+		}
+		if strings.HasSuffix(name, ".parquet") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	slices.Sort(files)
+	return files, nil
+}

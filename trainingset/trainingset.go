@@ -1,0 +1,351 @@
+// Package trainingset builds point-in-time correct training sets: an entity
+// table (keys, event_timestamp, labels) joined against the offline history
+// of the requested views, written as one Parquet file.
+//
+// The join itself is features.AsOfJoin; this package wires it to files. It
+// streams history (never holding it), runs one accumulator per core, and when
+// the entity table is too large for the memory budget, splits it by key hash
+// into partitions that each take one pass over the history.
+package trainingset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/skewfree/skewfree/features"
+	"github.com/skewfree/skewfree/store/parquet"
+)
+
+// History lists the offline files of a view that may hold rows with an
+// event_timestamp in [from, to] (zero = unbounded). *parquet.Store is one.
+type History interface {
+	ViewFiles(ctx context.Context, view string, from, to time.Time) ([]string, error)
+}
+
+var _ History = (*parquet.Store)(nil)
+
+// Options of a build. Zero values mean the documented defaults.
+type Options struct {
+	Entities string                // entity table, a Parquet file; required
+	Features []features.FeatureRef // resolved references; required
+	Out      string                // output Parquet file; required
+	// AsKnownAt also requires created_timestamp <= T, so values computed
+	// after T (backfills, corrections) never reach a row at T.
+	AsKnownAt bool
+	// MemoryBudget bounds the join state; above it, entity rows are split by
+	// key hash into partitions. Default 1 GiB.
+	MemoryBudget int64
+	// Workers reading history in parallel. Default GOMAXPROCS.
+	Workers int
+	Logger  *slog.Logger
+}
+
+func (o *Options) init() error {
+	if o.Entities == "" || o.Out == "" {
+		return errors.New("training set: entity file and output file are required")
+	}
+	if len(o.Features) == 0 {
+		return errors.New("training set: no features requested")
+	}
+	if o.MemoryBudget <= 0 {
+		o.MemoryBudget = 1 << 30
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Stats describe a finished build.
+type Stats struct {
+	EntityRows  int64
+	HistoryRows int64 // history rows scanned, over all views and passes
+	Files       int   // history files scanned
+	Partitions  int   // largest partition count of any view
+	Elapsed     time.Duration
+}
+
+// EntityColumn is the name of the as-of time column of entity tables.
+const EntityColumn = parquet.EventTimestamp
+
+// Build runs the join and writes Options.Out atomically: on any error no
+// file (or the previous one) is left at Out.
+func Build(ctx context.Context, reg *features.Registry, hist History, opt Options) (Stats, error) {
+	start := time.Now()
+	if err := opt.init(); err != nil {
+		return Stats{}, err
+	}
+	in, err := parquet.OpenFile(opt.Entities)
+	if err != nil {
+		return Stats{}, fmt.Errorf("entity file: %w", err)
+	}
+	defer in.Close()
+	if err := checkEntityFile(in); err != nil {
+		return Stats{}, err
+	}
+
+	// Group the references by view, in request order.
+	type viewReq struct {
+		view  *features.View
+		ent   *features.Entity
+		feats []features.Feature
+		cols  []int // result column index per feature
+	}
+	var reqs []*viewReq
+	byView := map[string]*viewReq{}
+	results := make([]*features.Column, len(opt.Features))
+	n := int(in.NumRows())
+	outNames := map[string]bool{}
+	for _, c := range in.Columns() {
+		outNames[c] = true
+	}
+	for i, ref := range opt.Features {
+		v, ok := reg.View(ref.View)
+		if !ok {
+			return Stats{}, fmt.Errorf("unknown view %q", ref.View)
+		}
+		f, ok := v.Feature(ref.Feature)
+		if !ok {
+			return Stats{}, fmt.Errorf("unknown feature %q in view %s", ref.Feature, ref.View)
+		}
+		if outNames[ref.Column()] {
+			return Stats{}, fmt.Errorf("entity file already has a column %s", ref.Column())
+		}
+		outNames[ref.Column()] = true
+		r := byView[v.Name]
+		if r == nil {
+			ent := reg.EntityOf(v)
+			if !in.HasColumn(ent.JoinKey) {
+				return Stats{}, fmt.Errorf("entity file %s: missing join key column %s (needed by view %s)", opt.Entities, ent.JoinKey, v.Name)
+			}
+			r = &viewReq{view: v, ent: ent}
+			byView[v.Name] = r
+			reqs = append(reqs, r)
+		}
+		r.feats = append(r.feats, f)
+		r.cols = append(r.cols, i)
+		results[i] = features.NewNullColumn(ref.Column(), f.Type, n)
+	}
+
+	// Entity keys and times, whole: they are what the join state is sized by.
+	times, err := readAllTimes(in)
+	if err != nil {
+		return Stats{}, err
+	}
+	keys := map[string]*features.Column{}
+	for _, r := range reqs {
+		if keys[r.ent.JoinKey] != nil {
+			continue
+		}
+		k, err := readAllColumn(in, r.ent.JoinKey, r.ent.KeyType)
+		if err != nil {
+			return Stats{}, fmt.Errorf("entity file: join key: %w", err)
+		}
+		keys[r.ent.JoinKey] = k
+	}
+
+	st := Stats{EntityRows: int64(n)}
+	for _, r := range reqs {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		dst := make([]*features.Column, len(r.cols))
+		for i, c := range r.cols {
+			dst[i] = results[c]
+		}
+		parts := partitions(n, len(r.feats), opt)
+		st.Partitions = max(st.Partitions, parts)
+		key := keys[r.ent.JoinKey]
+		for p, only := range splitByHash(key, parts) {
+			j := features.NewAsOfJoin(key, times, only, r.feats, features.JoinOptions{TTL: r.view.TTL, AsKnownAt: opt.AsKnownAt})
+			if j.Buckets() == 0 {
+				continue
+			}
+			var from time.Time
+			if r.view.TTL > 0 {
+				from = features.FromMicros(j.MinTime()).Add(-r.view.TTL)
+			}
+			files, err := hist.ViewFiles(ctx, r.view.Name, from, features.FromMicros(j.MaxTime()))
+			if err != nil {
+				return st, fmt.Errorf("view %s: %w", r.view.Name, err)
+			}
+			rows, err := scanHistory(ctx, j, files, r.ent, r.feats, opt.Workers, dst)
+			if err != nil {
+				return st, fmt.Errorf("view %s: %w", r.view.Name, err)
+			}
+			st.HistoryRows += rows
+			st.Files += len(files)
+			opt.Logger.Debug("joined view partition", "view", r.view.Name, "partition", p, "of", parts,
+				"buckets", j.Buckets(), "files", len(files), "history_rows", rows)
+		}
+	}
+
+	if err := parquet.WriteFileAtomic(opt.Out, func(w *os.File) error {
+		return writeOutput(w, in, results)
+	}); err != nil {
+		return st, fmt.Errorf("write %s: %w", opt.Out, err)
+	}
+	st.Elapsed = time.Since(start)
+	return st, nil
+}
+
+func checkEntityFile(in *parquet.File) error {
+	for _, f := range in.Schema().Fields() {
+		if !f.Leaf() {
+			return fmt.Errorf("entity file %s: nested column %s is not supported; flatten it first", in.Name(), f.Name())
+		}
+	}
+	if !in.HasColumn(EntityColumn) {
+		return fmt.Errorf("entity file %s: missing column %s", in.Name(), EntityColumn)
+	}
+	if !in.IsTimestamp(EntityColumn) {
+		return fmt.Errorf("entity file %s: column %s has type %s, want a TIMESTAMP", in.Name(), EntityColumn, in.ColumnType(EntityColumn))
+	}
+	return nil
+}
+
+func readAllTimes(in *parquet.File) ([]int64, error) {
+	n := int(in.NumRows())
+	times, valid := make([]int64, 0, n), make([]bool, 0, n)
+	for _, rg := range in.RowGroups() {
+		var err error
+		if times, valid, err = in.ReadTimes(rg, EntityColumn, times, valid); err != nil {
+			return nil, fmt.Errorf("entity file: %w", err)
+		}
+	}
+	for i, ok := range valid {
+		if !ok {
+			return nil, fmt.Errorf("entity file %s: %s is null in row %d", in.Name(), EntityColumn, i)
+		}
+	}
+	return times, nil
+}
+
+func readAllColumn(in *parquet.File, name string, t features.Type) (*features.Column, error) {
+	var col *features.Column
+	for _, rg := range in.RowGroups() {
+		var err error
+		if col, err = in.ReadColumn(rg, name, t, col); err != nil {
+			return nil, err
+		}
+	}
+	if col == nil {
+		col = features.NewColumn(name, t, 0)
+	}
+	return col, nil
+}
+
+// bytesPerBucket estimates the join state per distinct (key, time): the key
+// map and bucket arrays once, then per worker the best row's times and the
+// feature values with their validity.
+func bytesPerBucket(nfeat, workers int) int64 {
+	return 64 + int64(workers)*(16+int64(nfeat)*(8+16+1))
+}
+
+func partitions(n, nfeat int, opt Options) int {
+	need := int64(n) * bytesPerBucket(nfeat, opt.Workers)
+	return int(max(1, (need+opt.MemoryBudget-1)/opt.MemoryBudget))
+}
+
+var hashSeed = maphash.MakeSeed()
+
+// splitByHash lists the entity rows of each of n partitions (nil for one
+// partition: all rows).
+func splitByHash(key *features.Column, n int) [][]int32 {
+	if n <= 1 {
+		return [][]int32{nil}
+	}
+	out := make([][]int32, n)
+	for i := range key.Valid {
+		var h uint64
+		if key.Type == features.String {
+			h = maphash.String(hashSeed, key.Strings[i])
+		} else {
+			h = uint64(key.Ints[i]) * 0x9E3779B97F4A7C15
+			h ^= h >> 29
+		}
+		p := h % uint64(n)
+		out[p] = append(out[p], int32(i))
+	}
+	return out
+}
+
+// scanHistory streams the files through one accumulator per worker and fills
+// dst with the join's answers.
+func scanHistory(ctx context.Context, j *features.AsOfJoin, files []string, ent *features.Entity, feats []features.Feature, workers int, dst []*features.Column) (int64, error) {
+	spec := parquet.FrameSpec{
+		Key: ent.JoinKey, KeyType: ent.KeyType, Time: parquet.EventTimestamp, Created: true,
+		Columns: make([]features.Field, len(feats)), MissingAsNull: true,
+	}
+	for i, f := range feats {
+		spec.Columns[i] = features.Field{Name: f.Name, Type: f.Type}
+	}
+	workers = max(1, min(workers, len(files)))
+	accs := make([]*features.Accumulator, workers)
+	next := make(chan string)
+	errs := make(chan error, workers)
+	var rows atomic.Int64
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for w := range workers {
+		accs[w] = j.NewAccumulator()
+		wg.Add(1)
+		go func(acc *features.Accumulator) {
+			defer wg.Done()
+			for path := range next {
+				f, err := parquet.OpenFile(path)
+				if err != nil {
+					errs <- err
+					cancel()
+					return
+				}
+				err = f.ReadFrames(spec, func(fr *features.Frame) error {
+					rows.Add(int64(fr.Len()))
+					acc.Add(fr)
+					return ctx.Err()
+				})
+				f.Close()
+				if err != nil {
+					errs <- err
+					cancel()
+					return
+				}
+			}
+		}(accs[w])
+	}
+feed:
+	for _, path := range files {
+		select {
+		case next <- path:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return rows.Load(), err
+	}
+	if err := ctx.Err(); err != nil {
+		return rows.Load(), err
+	}
+	j.Fill(dst, accs...)
+	return rows.Load(), nil
+}
+
+func writeOutput(w *os.File, in *parquet.File, results []*features.Column) error {
+	return parquet.WriteExtended(w, in, results)
+}
