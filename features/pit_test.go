@@ -1,0 +1,263 @@
+package features_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/skewfree/skewfree/features"
+)
+
+// hrow is one history row for the table tests: key, event time, created time
+// (hours since t0) and one int value (null when nil).
+type hrow struct {
+	key     string
+	ts, cr  float64
+	val     *int64
+	nullKey bool
+}
+
+func iv(v int64) *int64 { return &v }
+
+var t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+func at(h float64) int64 { return features.Micros(t0) + int64(h*float64(time.Hour.Microseconds())) }
+
+func historyFrame(rows []hrow, withCreated bool) *features.Frame {
+	f := &features.Frame{Key: features.NewColumn("user_id", features.String, 0)}
+	val := features.NewColumn("v", features.Int64, 0)
+	for _, r := range rows {
+		k := features.StringValue(r.key)
+		if r.nullKey {
+			k = features.Null
+		}
+		_ = f.Key.Append(k)
+		f.Time = append(f.Time, at(r.ts))
+		if withCreated {
+			f.Created = append(f.Created, at(r.cr))
+		}
+		v := features.Null
+		if r.val != nil {
+			v = features.IntValue(*r.val)
+		}
+		_ = val.Append(v)
+	}
+	f.Columns = []*features.Column{val}
+	return f
+}
+
+type erow struct {
+	key     string
+	t       float64
+	nullKey bool
+}
+
+func runJoin(t *testing.T, ents []erow, hist []hrow, opt features.JoinOptions, withCreated bool, split int) []features.Value {
+	t.Helper()
+	keys := features.NewColumn("user_id", features.String, 0)
+	var times []int64
+	for _, e := range ents {
+		k := features.StringValue(e.key)
+		if e.nullKey {
+			k = features.Null
+		}
+		_ = keys.Append(k)
+		times = append(times, at(e.t))
+	}
+	feats := []features.Feature{{Name: "v", Type: features.Int64}}
+	j := features.NewAsOfJoin(keys, times, nil, feats, opt)
+	// Spread history over split accumulators, as parallel workers would.
+	var accs []*features.Accumulator
+	for i := 0; i < split; i++ {
+		var part []hrow
+		for k := i; k < len(hist); k += split {
+			part = append(part, hist[k])
+		}
+		a := j.NewAccumulator()
+		a.Add(historyFrame(part, withCreated))
+		accs = append(accs, a)
+	}
+	dst := []*features.Column{features.NewNullColumn("v", features.Int64, len(ents))}
+	j.Fill(dst, accs...)
+	out := make([]features.Value, len(ents))
+	for i := range out {
+		out[i] = dst[0].Value(i)
+	}
+	return out
+}
+
+func TestAsOfJoinCases(t *testing.T) {
+	day := 24 * time.Hour
+	cases := []struct {
+		name      string
+		ents      []erow
+		hist      []hrow
+		ttl       time.Duration
+		asKnownAt bool
+		noCreated bool
+		want      []*int64
+	}{
+		{name: "equal timestamp is visible (inclusive upper bound)",
+			ents: []erow{{key: "a", t: 24}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}},
+			want: []*int64{iv(1)}},
+		{name: "row after T is invisible",
+			ents: []erow{{key: "a", t: 24}}, hist: []hrow{{key: "a", ts: 24.0001, cr: 1, val: iv(1)}},
+			want: []*int64{nil}},
+		{name: "latest row at or before T wins",
+			ents: []erow{{key: "a", t: 50}}, hist: []hrow{{key: "a", ts: 48, cr: 48, val: iv(2)}, {key: "a", ts: 24, cr: 24, val: iv(1)}, {key: "a", ts: 72, cr: 72, val: iv(3)}},
+			want: []*int64{iv(2)}},
+		{name: "TTL edge exactly is inside (inclusive lower bound)",
+			ents: []erow{{key: "a", t: 72}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}}, ttl: 2 * day,
+			want: []*int64{iv(1)}},
+		{name: "one microsecond past TTL is outside",
+			ents: []erow{{key: "a", t: 72.0000003}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}}, ttl: 2 * day,
+			want: []*int64{nil}},
+		{name: "TTL zero is unlimited",
+			ents: []erow{{key: "a", t: 10000}}, hist: []hrow{{key: "a", ts: 1, cr: 1, val: iv(1)}},
+			want: []*int64{iv(1)}},
+		{name: "tie on event_timestamp: greatest created wins",
+			ents: []erow{{key: "a", t: 30}}, hist: []hrow{{key: "a", ts: 24, cr: 25, val: iv(1)}, {key: "a", ts: 24, cr: 29, val: iv(2)}, {key: "a", ts: 24, cr: 26, val: iv(3)}},
+			want: []*int64{iv(2)}},
+		{name: "created_timestamp never beats a newer event_timestamp",
+			ents: []erow{{key: "a", t: 30}}, hist: []hrow{{key: "a", ts: 24, cr: 29, val: iv(1)}, {key: "a", ts: 25, cr: 25, val: iv(2)}},
+			want: []*int64{iv(2)}},
+		{name: "null feature value of the winning row stays null (no fallback to older rows)",
+			ents: []erow{{key: "a", t: 30}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}, {key: "a", ts: 25, cr: 25, val: nil}},
+			want: []*int64{nil}},
+		{name: "unknown key and null key give nulls",
+			ents: []erow{{key: "zz", t: 30}, {nullKey: true, t: 30}, {key: "a", t: 30}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}, {nullKey: true, ts: 24, cr: 24, val: iv(9)}},
+			want: []*int64{nil, nil, iv(1)}},
+		{name: "duplicate entity rows each get the answer",
+			ents: []erow{{key: "a", t: 30}, {key: "a", t: 30}, {key: "a", t: 20}, {key: "a", t: 30}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}, {key: "a", ts: 12, cr: 12, val: iv(0)}},
+			want: []*int64{iv(1), iv(1), iv(0), iv(1)}},
+		{name: "rows of other keys never leak",
+			ents: []erow{{key: "a", t: 30}, {key: "b", t: 30}}, hist: []hrow{{key: "b", ts: 24, cr: 24, val: iv(2)}},
+			want: []*int64{nil, iv(2)}},
+		{name: "empty bucket carries the older best forward",
+			ents: []erow{{key: "a", t: 10}, {key: "a", t: 20}, {key: "a", t: 30}}, hist: []hrow{{key: "a", ts: 5, cr: 5, val: iv(1)}, {key: "a", ts: 25, cr: 25, val: iv(3)}},
+			want: []*int64{iv(1), iv(1), iv(3)}},
+		{name: "carried value still obeys TTL",
+			ents: []erow{{key: "a", t: 10}, {key: "a", t: 80}}, hist: []hrow{{key: "a", ts: 5, cr: 5, val: iv(1)}}, ttl: 2 * day,
+			want: []*int64{iv(1), nil}},
+		{name: "as-known-at hides a value computed after T",
+			ents: []erow{{key: "a", t: 30}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}, {key: "a", ts: 28, cr: 40, val: iv(2)}}, asKnownAt: true,
+			want: []*int64{iv(1)}},
+		{name: "as-known-at: a correction made later is used once known",
+			ents: []erow{{key: "a", t: 30}, {key: "a", t: 41}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}, {key: "a", ts: 24, cr: 40, val: iv(5)}}, asKnownAt: true,
+			want: []*int64{iv(1), iv(5)}},
+		{name: "as-known-at: backfilled old row loses to a newer known row",
+			ents: []erow{{key: "a", t: 50}}, hist: []hrow{{key: "a", ts: 10, cr: 45, val: iv(1)}, {key: "a", ts: 30, cr: 31, val: iv(2)}}, asKnownAt: true,
+			want: []*int64{iv(2)}},
+		{name: "without as-known-at the later correction leaks (documented default)",
+			ents: []erow{{key: "a", t: 30}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}, {key: "a", ts: 24, cr: 40, val: iv(5)}},
+			want: []*int64{iv(5)}},
+		{name: "no created_timestamp column: still the latest event",
+			ents: []erow{{key: "a", t: 30}}, hist: []hrow{{key: "a", ts: 20, val: iv(1)}, {key: "a", ts: 24, val: iv(2)}}, noCreated: true,
+			want: []*int64{iv(2)}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, split := range []int{1, 2, 3} {
+				got := runJoin(t, tc.ents, tc.hist, features.JoinOptions{TTL: tc.ttl, AsKnownAt: tc.asKnownAt}, !tc.noCreated, split)
+				for i, w := range tc.want {
+					want := features.Null
+					if w != nil {
+						want = features.IntValue(*w)
+					}
+					if !got[i].Equal(want) {
+						t.Errorf("split %d: row %d = %s, want %s", split, i, got[i], want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// bruteForce is the contract of DESIGN.md written as plainly as possible.
+func bruteForce(ents []erow, hist []hrow, ttl time.Duration, asKnownAt bool) []features.Value {
+	out := make([]features.Value, len(ents))
+	for i, e := range ents {
+		T := at(e.t)
+		best := -1
+		for k, h := range hist {
+			if e.nullKey || h.nullKey || h.key != e.key {
+				continue
+			}
+			ts, cr := at(h.ts), at(h.cr)
+			if ts > T || (ttl > 0 && ts < T-ttl.Microseconds()) || (asKnownAt && cr > T) {
+				continue
+			}
+			if best < 0 || ts > at(hist[best].ts) || (ts == at(hist[best].ts) && cr > at(hist[best].cr)) {
+				best = k
+			}
+		}
+		if best >= 0 && hist[best].val != nil {
+			out[i] = features.IntValue(*hist[best].val)
+		}
+	}
+	return out
+}
+
+func TestAsOfJoinMatchesBruteForce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for iter := 0; iter < 300; iter++ {
+		nkeys := 1 + rng.IntN(6)
+		key := func() string { return string(rune('a' + rng.IntN(nkeys+1))) } // one key never in history
+		// Coarse times so ties on event and created times are common.
+		tm := func() float64 { return float64(rng.IntN(20)) }
+		var hist []hrow
+		for range rng.IntN(40) {
+			ts := tm()
+			h := hrow{key: key(), ts: ts, cr: ts + float64(rng.IntN(4)), val: iv(rng.Int64N(1000))}
+			if rng.IntN(8) == 0 {
+				h.val = nil
+			}
+			hist = append(hist, h)
+		}
+		var ents []erow
+		for range 1 + rng.IntN(30) {
+			ents = append(ents, erow{key: key(), t: tm()})
+		}
+		ttl := time.Duration(rng.IntN(3)) * 3 * time.Hour
+		asKnownAt := rng.IntN(2) == 0
+		want := bruteForce(ents, hist, ttl, asKnownAt)
+		got := runJoin(t, ents, hist, features.JoinOptions{TTL: ttl, AsKnownAt: asKnownAt}, true, 1+rng.IntN(3))
+		for i := range want {
+			// Exact ties on (event, created) with different values may pick
+			// either row; the brute force picks the first, so compare the
+			// (ts, created) of the answer's candidates instead when tied.
+			if !got[i].Equal(want[i]) && !tiedAlternative(ents[i], hist, ttl, asKnownAt, got[i]) {
+				t.Fatalf("iter %d row %d (%+v, ttl %s, asKnownAt %v): got %s, want %s\nhistory %+v", iter, i, ents[i], ttl, asKnownAt, got[i], want[i], hist)
+			}
+		}
+	}
+}
+
+// tiedAlternative reports whether got is the value of another history row
+// tied with the brute-force winner on both timestamps.
+func tiedAlternative(e erow, hist []hrow, ttl time.Duration, asKnownAt bool, got features.Value) bool {
+	T := at(e.t)
+	bestTS, bestCR := int64(math.MinInt64), int64(math.MinInt64)
+	for _, h := range hist {
+		ts, cr := at(h.ts), at(h.cr)
+		if h.key != e.key || ts > T || (ttl > 0 && ts < T-ttl.Microseconds()) || (asKnownAt && cr > T) {
+			continue
+		}
+		if ts > bestTS || (ts == bestTS && cr > bestCR) {
+			bestTS, bestCR = ts, cr
+		}
+	}
+	for _, h := range hist {
+		if h.key == e.key && at(h.ts) == bestTS && at(h.cr) == bestCR {
+			v := features.Null
+			if h.val != nil {
+				v = features.IntValue(*h.val)
+			}
+			if v.Equal(got) {
+				return true
+			}
+		}
+	}
+	return false
+}
