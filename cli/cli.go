@@ -46,9 +46,18 @@ func Env(name, def string) string {
 func Main(reg *features.Registry) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	return Run(ctx, reg, os.Args[1:], os.Stdout, os.Stderr)
+}
+
+// Run executes one command line and returns its exit code: 0, or 1 after
+// printing the error as one line on stderr.
+func Run(ctx context.Context, reg *features.Registry, args []string, stdout, stderr io.Writer) int {
 	cmd := New(reg)
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
 	if err := cmd.ExecuteContext(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "starter: %v\n", err)
+		fmt.Fprintf(stderr, "starter: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
 		return 1
 	}
 	return 0
