@@ -270,7 +270,7 @@ func TestReadsFilesFromOtherTools(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "f.parquet")
 		writeForeign(t, path, millis)
 		out := readAll(t, path, parquet.FrameSpec{Key: "user_id", KeyType: features.String, Time: parquet.EventTimestamp, Created: true,
-			Columns: []features.Field{{Name: "cnt", Type: features.Int64}, {Name: "avg", Type: features.Float64}, {Name: "missing", Type: features.Bool}},
+			Columns:       []features.Field{{Name: "cnt", Type: features.Int64}, {Name: "avg", Type: features.Float64}, {Name: "missing", Type: features.Bool}},
 			MissingAsNull: true})
 		if out.Len() != 1 || out.Time[0] != features.Micros(want) {
 			t.Fatalf("millis=%v: time %v, want %v", millis, features.FromMicros(out.Time[0]), want)
