@@ -1,0 +1,193 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/skewfree/skewfree/features"
+	"github.com/skewfree/skewfree/internal/onlinecodec"
+)
+
+// monotonicSet writes ARGV[1] to KEYS[1] unless the stored value is newer.
+// "Newer" compares the 16-byte ordering header (event_timestamp, then
+// created_timestamp, both big-endian with the sign bit flipped) byte by byte,
+// which equals comparing the numbers; GETRANGE reads just those bytes. An
+// equal header overwrites, so a retried batch is idempotent. ARGV[2] is the
+// absolute expiry in Unix milliseconds ("0": none). Running the comparison
+// server-side makes it atomic with the SET: two writers racing can never
+// leave the older value behind.
+var monotonicSet = goredis.NewScript(`
+local old = redis.call('GETRANGE', KEYS[1], 1, 16)
+if #old == 16 then
+  local new = ARGV[1]
+  for i = 2, 17 do
+    local a, b = string.byte(new, i), string.byte(old, i - 1)
+    if a < b then return 0 end
+    if a > b then break end
+  end
+end
+if ARGV[2] == '0' then
+  redis.call('SET', KEYS[1], ARGV[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
+end
+return 1
+`)
+
+// WriteStats counts what a Write did with its rows.
+type WriteStats struct {
+	Rows    int // rows in the frame
+	Written int // stored
+	Stale   int // dropped: Redis held a value at least as new
+	Expired int // skipped: already past event_timestamp + TTL (+ grace)
+}
+
+// Write stores the rows of f, computed by view: f.Key holds the entity keys,
+// f.Time the event_timestamps, f.Created the created_timestamps (nil: equal
+// to event_timestamp) and f.Columns the view's features by name. Rows are
+// sent in pipelined batches of Options.BatchSize, one script call each; the
+// script drops a row older than the stored value. After each batch the keys
+// it changed are published on onlinecodec.Channel(prefix).
+//
+// Write is idempotent: writing the same frame twice leaves the same values.
+// On error some batches may have been written; retrying is safe.
+func (s *Store) Write(ctx context.Context, view string, f *features.Frame) (WriteStats, error) {
+	st := WriteStats{Rows: f.Len()}
+	v, ok := s.reg.View(view)
+	if !ok {
+		return st, fmt.Errorf("redis store: write: unknown view %q", view)
+	}
+	if err := f.Validate(); err != nil {
+		return st, fmt.Errorf("redis store: write %s: %w", view, err)
+	}
+	ent := s.reg.EntityOf(v)
+	if f.Key == nil || f.Key.Type != ent.KeyType {
+		return st, fmt.Errorf("redis store: write %s: frame needs a %s key column", view, ent.KeyType)
+	}
+	feats := v.Features()
+	cols := make([]*features.Column, len(feats))
+	for i, ft := range feats {
+		c := f.Column(ft.Name)
+		if c == nil {
+			return st, fmt.Errorf("redis store: write %s: frame has no column for feature %s", view, ft.Name)
+		}
+		if c.Type != ft.Type {
+			return st, fmt.Errorf("redis store: write %s: column %s is %s, feature is %s", view, ft.Name, c.Type, ft.Type)
+		}
+		cols[i] = c
+	}
+	h := onlinecodec.Header{Fingerprint: s.reg.Fingerprint(view)}
+	ttl := v.TTL.Microseconds()
+	grace := s.opts.ExpiryGrace.Microseconds()
+	nowMicros := features.Micros(s.opts.Now())
+	vals := make([]features.Value, len(cols))
+
+	batch := make([]pendingWrite, 0, s.opts.BatchSize)
+	for i := range f.Len() {
+		if !f.Key.Valid[i] {
+			return st, fmt.Errorf("redis store: write %s: row %d has a null entity key", view, i)
+		}
+		h.EventMicros = f.Time[i]
+		h.CreatedMicros = f.Time[i]
+		if f.Created != nil {
+			h.CreatedMicros = f.Created[i]
+		}
+		var expireAtMs int64 // 0: no expiry
+		if ttl > 0 {
+			end := h.EventMicros + ttl + grace // last valid µs
+			if end < nowMicros {
+				st.Expired++
+				continue
+			}
+			expireAtMs = end/1000 + 1 // the key outlives its last valid µs
+		}
+		for j, c := range cols {
+			vals[j] = c.Value(i)
+		}
+		enc, err := onlinecodec.Append(nil, h, vals)
+		if err != nil {
+			return st, fmt.Errorf("redis store: write %s: %w", view, err)
+		}
+		batch = append(batch, pendingWrite{
+			key:      onlinecodec.Key(s.opts.Prefix, view, ent.KeyType, f.Key.KeyAt(i)),
+			value:    enc,
+			expireAt: strconv.FormatInt(expireAtMs, 10),
+		})
+		if len(batch) == s.opts.BatchSize {
+			if err := s.flush(ctx, batch, &st); err != nil {
+				return st, fmt.Errorf("redis store: write %s: %w", view, err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := s.flush(ctx, batch, &st); err != nil {
+		return st, fmt.Errorf("redis store: write %s: %w", view, err)
+	}
+	return st, nil
+}
+
+type pendingWrite struct {
+	key, expireAt string
+	value         []byte
+}
+
+// flush runs one batch: one pipeline of EVALSHA calls; when a node does not
+// know the script yet (first use, restart, SCRIPT FLUSH), it is loaded on
+// every node and the affected calls rerun, which the equal-header rule makes
+// harmless.
+func (s *Store) flush(ctx context.Context, batch []pendingWrite, st *WriteStats) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	todo := batch
+	changed := make([]string, 0, len(batch))
+	for attempt := 0; len(todo) > 0; attempt++ {
+		pipe := s.client.Pipeline()
+		cmds := make([]*goredis.Cmd, len(todo))
+		for i, w := range todo {
+			cmds[i] = monotonicSet.EvalSha(ctx, pipe, []string{w.key}, w.value, w.expireAt)
+		}
+		_, _ = pipe.Exec(ctx) // errors are read per command below
+		var retry []pendingWrite
+		for i, c := range cmds {
+			n, err := c.Int64()
+			switch {
+			case err == nil && n == 1:
+				st.Written++
+				changed = append(changed, todo[i].key)
+			case err == nil:
+				st.Stale++
+			case goredis.HasErrorPrefix(err, "NOSCRIPT") && attempt == 0:
+				retry = append(retry, todo[i])
+			default:
+				s.signal(ctx, changed)
+				return fmt.Errorf("set %s: %w", todo[i].key, err)
+			}
+		}
+		if len(retry) > 0 {
+			if err := monotonicSet.Load(ctx, s.client).Err(); err != nil {
+				s.signal(ctx, changed)
+				return fmt.Errorf("load write script: %w", err)
+			}
+		}
+		todo = retry
+	}
+	return s.signal(ctx, changed)
+}
+
+// signal publishes the changed keys. It runs after the batch's replies
+// arrived, so a subscriber that drops a key and rereads it sees the new
+// value, on a cluster too.
+func (s *Store) signal(ctx context.Context, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	msg := onlinecodec.AppendSignal(nil, keys)
+	if err := s.client.Publish(ctx, onlinecodec.Channel(s.opts.Prefix), msg).Err(); err != nil {
+		return fmt.Errorf("publish write signal: %w", err)
+	}
+	return nil
+}
