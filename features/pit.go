@@ -30,6 +30,11 @@ type AsOfJoin struct {
 
 	intIDs map[int64]int32
 	strIDs map[string]int32
+	// Key ids follow key order, so history sorted by key (as every file
+	// Compute writes is) walks the bucket arrays front to back; intKeys and
+	// strKeys map ids back to keys for the next-key shortcut in Add.
+	intKeys []int64
+	strKeys []string
 	// bucketStart[id]..bucketStart[id+1] are key id's buckets in bucketT,
 	// holding its distinct entity-row times in ascending order.
 	bucketStart []int32
@@ -84,6 +89,7 @@ func NewAsOfJoin(keys *Column, times []int64, only []int32, feats []Feature, opt
 		}
 		rowID[r] = id
 	}
+	j.renumberSorted(rowID, nid)
 	// Counting sort of the rows by key id, then each key's times sorted and
 	// deduplicated into buckets.
 	count := make([]int32, nid+1)
@@ -128,6 +134,37 @@ func NewAsOfJoin(keys *Column, times []int64, only []int32, feats []Feature, opt
 		j.rowBucket[r] = j.bucketStart[id] + int32(k)
 	}
 	return j
+}
+
+// renumberSorted reassigns key ids in ascending key order.
+func (j *AsOfJoin) renumberSorted(rowID []int32, nid int32) {
+	perm := make([]int32, nid)
+	if j.keyType == String {
+		j.strKeys = make([]string, 0, nid)
+		for k := range j.strIDs {
+			j.strKeys = append(j.strKeys, k)
+		}
+		slices.Sort(j.strKeys)
+		for i, k := range j.strKeys {
+			perm[j.strIDs[k]] = int32(i)
+			j.strIDs[k] = int32(i)
+		}
+	} else {
+		j.intKeys = make([]int64, 0, nid)
+		for k := range j.intIDs {
+			j.intKeys = append(j.intKeys, k)
+		}
+		slices.Sort(j.intKeys)
+		for i, k := range j.intKeys {
+			perm[j.intIDs[k]] = int32(i)
+			j.intIDs[k] = int32(i)
+		}
+	}
+	for r, id := range rowID {
+		if id >= 0 {
+			rowID[r] = perm[id]
+		}
+	}
 }
 
 // Buckets is the number of distinct (key, time) pairs: what memory scales with.
@@ -183,20 +220,42 @@ func (j *AsOfJoin) NewAccumulator() *Accumulator {
 // features.
 func (a *Accumulator) Add(h *Frame) {
 	j := a.j
+	last := int32(-1) // id of the previous row's key, for sorted input
+	nkeys := int32(len(j.bucketStart) - 1)
 	for r := range h.Time {
 		if !h.Key.Valid[r] {
 			continue
 		}
-		var id int32
-		var ok bool
+		id := int32(-1)
 		if j.keyType == String {
-			id, ok = j.strIDs[h.Key.Strings[r]]
+			k := h.Key.Strings[r]
+			switch {
+			case last >= 0 && j.strKeys[last] == k:
+				id = last
+			case last+1 < nkeys && j.strKeys[last+1] == k:
+				id = last + 1
+			default:
+				if v, ok := j.strIDs[k]; ok {
+					id = v
+				}
+			}
 		} else {
-			id, ok = j.intIDs[h.Key.Ints[r]]
+			k := h.Key.Ints[r]
+			switch {
+			case last >= 0 && j.intKeys[last] == k:
+				id = last
+			case last+1 < nkeys && j.intKeys[last+1] == k:
+				id = last + 1
+			default:
+				if v, ok := j.intIDs[k]; ok {
+					id = v
+				}
+			}
 		}
-		if !ok {
+		if id < 0 {
 			continue
 		}
+		last = id
 		ts := h.Time[r]
 		created := int64(math.MinInt64)
 		if h.Created != nil {

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -325,8 +326,10 @@ func scanHistory(ctx context.Context, j *features.AsOfJoin, files []string, ent 
 			}
 		}(accs[w])
 	}
+	// Newest files first: in our layout file names sort by window end, and
+	// once a bucket holds its newest row, older rows only cost a compare.
 feed:
-	for _, path := range files {
+	for _, path := range slices.Backward(files) {
 		select {
 		case next <- path:
 		case <-ctx.Done():
