@@ -2,10 +2,16 @@ package features
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 )
+
+// ErrInput marks errors caused by the data or the definitions handed to the
+// transform (a missing or mistyped column, an unaligned window): retrying
+// cannot fix them.
+var ErrInput = errors.New("bad input")
 
 // Window is the input range a run for window end End must read from its
 // source: [Start, End). It reaches back one cadence past the view's lookback
@@ -41,23 +47,23 @@ func Compute(reg *Registry, v *View, ev *Frame, end, created time.Time) (*Frame,
 		return nil, fmt.Errorf("compute %s: %w", v.Name, err)
 	}
 	if !end.Equal(end.Truncate(v.Cadence.Duration())) {
-		return nil, fmt.Errorf("compute %s: window end %s is not aligned to the %s cadence", v.Name, end.UTC().Format(time.RFC3339), v.Cadence)
+		return nil, fmt.Errorf("%w: compute %s: window end %s is not aligned to the %s cadence", ErrInput, v.Name, end.UTC().Format(time.RFC3339), v.Cadence)
 	}
 	ent := reg.EntityOf(v)
 	if ent == nil {
-		return nil, fmt.Errorf("compute %s: view is not registered", v.Name)
+		return nil, fmt.Errorf("%w: compute %s: view is not registered", ErrInput, v.Name)
 	}
 	if ev.Key == nil {
 		k := ev.Column(ent.JoinKey)
 		if k == nil {
-			return nil, fmt.Errorf("compute %s: source has no join key column %q", v.Name, ent.JoinKey)
+			return nil, fmt.Errorf("%w: compute %s: source has no join key column %q", ErrInput, v.Name, ent.JoinKey)
 		}
 		keyed := *ev
 		keyed.Key = k
 		ev = &keyed
 	}
 	if ev.Key.Type != ent.KeyType {
-		return nil, fmt.Errorf("compute %s: key column %s is %s, want %s", v.Name, ev.Key.Name, ev.Key.Type, ent.KeyType)
+		return nil, fmt.Errorf("%w: compute %s: key column %s is %s, want %s", ErrInput, v.Name, ev.Key.Name, ev.Key.Type, ent.KeyType)
 	}
 	endUS, startUS := Micros(end), Micros(Window(v, end))
 
@@ -68,17 +74,17 @@ func Compute(reg *Registry, v *View, ev *Frame, end, created time.Time) (*Frame,
 		if a.Kind != Count {
 			c := ev.Column(a.Column)
 			if c == nil {
-				return nil, fmt.Errorf("compute %s: source column %q missing", v.Name, a.Column)
+				return nil, fmt.Errorf("%w: compute %s: source column %q missing", ErrInput, v.Name, a.Column)
 			}
 			if want := sourceType(reg, v, a.Column); c.Type != want {
-				return nil, fmt.Errorf("compute %s: source column %q is %s, want %s", v.Name, a.Column, c.Type, want)
+				return nil, fmt.Errorf("%w: compute %s: source column %q is %s, want %s", ErrInput, v.Name, a.Column, c.Type, want)
 			}
 			binds[i].col = c
 		}
 		if a.Where != nil {
 			binds[i].where = ev.Column(a.Where.Column)
 			if binds[i].where == nil {
-				return nil, fmt.Errorf("compute %s: filter column %q missing", v.Name, a.Where.Column)
+				return nil, fmt.Errorf("%w: compute %s: filter column %q missing", ErrInput, v.Name, a.Where.Column)
 			}
 		}
 	}

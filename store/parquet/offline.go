@@ -129,6 +129,15 @@ func (s *Store) RemoveStaleShards(ctx context.Context, view string, end time.Tim
 	return nil
 }
 
+// RemoveWindowFile deletes the unsharded file of a window, if any.
+func (s *Store) RemoveWindowFile(ctx context.Context, view string, end time.Time) error {
+	err := os.Remove(filepath.Join(s.root, WindowFile(view, end, -1)))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("offline store: %w", err)
+	}
+	return nil
+}
+
 // writeAtomic writes a file by temp file, fsync and rename.
 func writeAtomic(path string, write func(*os.File) error) error {
 	dir := filepath.Dir(path)

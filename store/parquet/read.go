@@ -14,6 +14,10 @@ import (
 	"github.com/skewfree/skewfree/features"
 )
 
+// ErrSchema marks a file whose columns do not fit what the reader was asked
+// for (missing, or of another type). Retrying cannot fix it.
+var ErrSchema = errors.New("schema mismatch")
+
 // File is an open Parquet file whose top-level columns can be read as
 // feature columns and timestamps, whatever tool wrote it. Not safe for
 // concurrent use.
@@ -193,11 +197,11 @@ func (f *File) scan(rg goparquet.RowGroup, lc goparquet.LeafColumn, fn func([]go
 func (f *File) ReadTimes(rg goparquet.RowGroup, name string, times []int64, valid []bool) ([]int64, []bool, error) {
 	lc, ok := f.leaves[name]
 	if !ok {
-		return nil, nil, fmt.Errorf("%s: no column %q", f.name, name)
+		return nil, nil, fmt.Errorf("%w: %s: no column %q", ErrSchema, f.name, name)
 	}
 	unit, int96 := timeUnit(lc)
 	if unit == 0 {
-		return nil, nil, fmt.Errorf("%s: column %s has type %s, want a TIMESTAMP", f.name, name, describe(lc))
+		return nil, nil, fmt.Errorf("%w: %s: column %s has type %s, want a TIMESTAMP", ErrSchema, f.name, name, describe(lc))
 	}
 	err := f.scan(rg, lc, func(vs []goparquet.Value) error {
 		for _, v := range vs {
@@ -246,7 +250,7 @@ func int96Micros(v deprecated.Int96) int64 {
 func (f *File) ReadColumn(rg goparquet.RowGroup, name string, t features.Type, into *features.Column) (*features.Column, error) {
 	lc, ok := f.leaves[name]
 	if !ok {
-		return nil, fmt.Errorf("%s: no column %q", f.name, name)
+		return nil, fmt.Errorf("%w: %s: no column %q", ErrSchema, f.name, name)
 	}
 	if into == nil {
 		into = features.NewColumn(name, t, int(rg.NumRows()))
@@ -264,7 +268,7 @@ func (f *File) ReadColumn(rg goparquet.RowGroup, name string, t features.Type, i
 		ok = k == goparquet.Boolean
 	}
 	if !ok {
-		return nil, fmt.Errorf("%s: column %s has type %s, want %s", f.name, name, describe(lc), t)
+		return nil, fmt.Errorf("%w: %s: column %s has type %s, want %s", ErrSchema, f.name, name, describe(lc), t)
 	}
 	err := f.scan(rg, lc, func(vs []goparquet.Value) error {
 		for _, v := range vs {
@@ -345,15 +349,15 @@ type FrameSpec struct {
 // are an error: an as-of time is required of every row.
 func (f *File) ReadFrames(spec FrameSpec, fn func(*features.Frame) error) error {
 	if !f.HasColumn(spec.Time) {
-		return fmt.Errorf("%s: missing column %s", f.name, spec.Time)
+		return fmt.Errorf("%w: %s: missing column %s", ErrSchema, f.name, spec.Time)
 	}
 	if spec.Key != "" && !f.HasColumn(spec.Key) {
-		return fmt.Errorf("%s: missing join key column %s", f.name, spec.Key)
+		return fmt.Errorf("%w: %s: missing join key column %s", ErrSchema, f.name, spec.Key)
 	}
 	if !spec.MissingAsNull {
 		for _, c := range spec.Columns {
 			if !f.HasColumn(c.Name) {
-				return fmt.Errorf("%s: missing column %s", f.name, c.Name)
+				return fmt.Errorf("%w: %s: missing column %s", ErrSchema, f.name, c.Name)
 			}
 		}
 	}

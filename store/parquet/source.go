@@ -2,6 +2,7 @@ package parquet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,11 @@ import (
 
 	"github.com/skewfree/skewfree/features"
 )
+
+// ErrNoSource marks a source whose folder does not exist: a configuration
+// mistake, not a passing fault. (A folder without files for a window is
+// fine: the window had no events.)
+var ErrNoSource = errors.New("source missing")
 
 // Sources reads and writes raw source data kept as Parquet under a local
 // root: <root>/<source path>/date=YYYY-MM-DD/*.parquet, by event time.
@@ -73,7 +79,11 @@ func (s *Sources) Write(ctx context.Context, src *features.Source, f *features.F
 // field of the source definition as a column. A file lacking a field, or
 // holding it with another type, is an error naming both.
 func (s *Sources) Read(ctx context.Context, src *features.Source, from, to time.Time) (*features.Frame, error) {
-	files, err := listParquet(ctx, filepath.Join(s.root, src.Path), from, to.Add(-time.Microsecond))
+	dir := filepath.Join(s.root, src.Path)
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("%w: source %s: %w", ErrNoSource, src.Name, err)
+	}
+	files, err := listParquet(ctx, dir, from, to.Add(-time.Microsecond))
 	if err != nil {
 		return nil, fmt.Errorf("sources: %w", err)
 	}
