@@ -21,6 +21,14 @@ func Window(v *View, end time.Time) (start time.Time) {
 	return end.Add(-v.Lookback() - v.Cadence.Duration())
 }
 
+// CheckWindowEnd reports a window end that is not on the view's cadence.
+func CheckWindowEnd(v *View, end time.Time) error {
+	if !end.Equal(end.Truncate(v.Cadence.Duration())) {
+		return fmt.Errorf("%w: view %s: window end %s is not aligned to the %s cadence", ErrInput, v.Name, end.UTC().Format(time.RFC3339Nano), v.Cadence)
+	}
+	return nil
+}
+
 // WindowEnds lists the window ends of a view in (from, to], aligned to its
 // cadence in UTC. A backfill of [from, to] runs exactly these windows.
 func WindowEnds(v *View, from, to time.Time) []time.Time {
@@ -46,8 +54,8 @@ func Compute(reg *Registry, v *View, ev *Frame, end, created time.Time) (*Frame,
 	if err := ev.Validate(); err != nil {
 		return nil, fmt.Errorf("compute %s: %w", v.Name, err)
 	}
-	if !end.Equal(end.Truncate(v.Cadence.Duration())) {
-		return nil, fmt.Errorf("%w: compute %s: window end %s is not aligned to the %s cadence", ErrInput, v.Name, end.UTC().Format(time.RFC3339), v.Cadence)
+	if err := CheckWindowEnd(v, end); err != nil {
+		return nil, fmt.Errorf("compute: %w", err)
 	}
 	ent := reg.EntityOf(v)
 	if ent == nil {

@@ -28,7 +28,10 @@ type OfflineWriter interface {
 func ComputeWindow(ctx context.Context, reg *features.Registry, src SourceReader, view string, end, created time.Time) (*features.Frame, error) {
 	v, ok := reg.View(view)
 	if !ok {
-		return nil, fmt.Errorf("unknown view %q", view)
+		return nil, fmt.Errorf("%w: unknown view %q", features.ErrInput, view)
+	}
+	if err := features.CheckWindowEnd(v, end); err != nil {
+		return nil, err
 	}
 	ev, err := src.Read(ctx, reg.SourceOf(v), features.Window(v, end), end)
 	if err != nil {
