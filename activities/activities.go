@@ -1,0 +1,224 @@
+// Package activities holds the side-effecting steps of Skewfree's Temporal
+// workflows: compute a window and write its offline partition, then push the
+// rows of that partition to the online store. They are thin: the transform is
+// features.Compute via package pipeline, the stores are interfaces.
+//
+// Activities exchange partition references and counts, never rows, so
+// workflow histories stay small whatever the data size. Every activity is
+// idempotent: a retry recomputes the same rows (created_timestamp comes from
+// the workflow, not the clock) and rewrites the same file, and the online
+// store's monotonic write makes a repeated push a no-op.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"encoding/binary"
+	"hash/fnv"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/skewfree/skewfree/features"
+	"github.com/skewfree/skewfree/pipeline"
+	"github.com/skewfree/skewfree/store/parquet"
+)
+
+// Offline is what the activities need of the offline store.
+type Offline interface {
+	pipeline.OfflineWriter
+	RemoveStaleShards(ctx context.Context, view string, end time.Time, shards int) error
+	RemoveWindowFile(ctx context.Context, view string, end time.Time) error
+	Root() string
+}
+
+// Online is what the activities need of the online store.
+type Online interface {
+	Write(ctx context.Context, view string, f *features.Frame) (OnlineStats, error)
+}
+
+// OnlineStats counts what a push did.
+type OnlineStats struct {
+	Rows, Written, Stale, Expired int
+}
+
+// Activities is registered once on a worker; workflows call its methods by
+// reference and never build one.
+type Activities struct {
+	Registry *features.Registry
+	Sources  pipeline.SourceReader
+	Offline  Offline
+	Online   Online // nil: offline only
+	Logger   *slog.Logger
+}
+
+// ComputeInput names one window (or one shard of it) to compute.
+type ComputeInput struct {
+	View      string
+	WindowEnd time.Time
+	// Created stamps created_timestamp; the workflow fixes it once so that
+	// retries write identical rows.
+	Created time.Time
+	Shard   int // -1: the whole window
+	Shards  int // shard count when Shard >= 0
+}
+
+// ComputeOutput refers to the partition written.
+type ComputeOutput struct {
+	Partition parquet.Partition
+	Events    int64 // source events read
+}
+
+// Error types of non-retryable failures, for workflows and people.
+const (
+	ErrTypeBadInput = "BadInput"
+)
+
+// ComputeWindow reads the source window, runs the view's transform and
+// writes the offline partition (whole, atomically; replacing any earlier
+// write of the same window or shard).
+func (a *Activities) ComputeWindow(ctx context.Context, in ComputeInput) (ComputeOutput, error) {
+	v, ok := a.Registry.View(in.View)
+	if !ok {
+		return ComputeOutput{}, badInput(fmt.Errorf("unknown view %q", in.View))
+	}
+	if in.Shard >= 0 && (in.Shards < 1 || in.Shard >= in.Shards) {
+		return ComputeOutput{}, badInput(fmt.Errorf("shard %d of %d is invalid", in.Shard, in.Shards))
+	}
+	src := a.Registry.SourceOf(v)
+	ev, err := a.Sources.Read(ctx, src, features.Window(v, in.WindowEnd), in.WindowEnd)
+	if err != nil {
+		return ComputeOutput{}, classify(fmt.Errorf("read source %s: %w", src.Name, err))
+	}
+	activity.RecordHeartbeat(ctx, "source read")
+	if in.Shard >= 0 {
+		ev = shardOf(ev, a.Registry.EntityOf(v).JoinKey, in.Shard, in.Shards)
+	}
+	fr, err := features.Compute(a.Registry, v, ev, in.WindowEnd, in.Created)
+	if err != nil {
+		return ComputeOutput{}, classify(err)
+	}
+	activity.RecordHeartbeat(ctx, "computed")
+	p, err := a.Offline.WriteWindow(ctx, v.Name, in.WindowEnd, in.Shard, fr, a.Registry.Fingerprint(v.Name))
+	if err != nil {
+		return ComputeOutput{}, fmt.Errorf("write offline: %w", err)
+	}
+	a.log().Info("window computed", "view", v.Name, "window_end", in.WindowEnd, "shard", in.Shard, "events", ev.Len(), "rows", p.Rows, "path", p.Path)
+	return ComputeOutput{Partition: p, Events: int64(ev.Len())}, nil
+}
+
+// CommitShards removes what an earlier run of the window left that this run
+// did not write: the unsharded file and shards numbered >= Shards.
+func (a *Activities) CommitShards(ctx context.Context, in ComputeInput) error {
+	if err := a.Offline.RemoveStaleShards(ctx, in.View, in.WindowEnd, in.Shards); err != nil {
+		return err
+	}
+	return a.Offline.RemoveWindowFile(ctx, in.View, in.WindowEnd)
+}
+
+// PushInput names a partition to push online.
+type PushInput struct {
+	View      string
+	Partition parquet.Partition
+}
+
+// PushOnline reads back the partition just written and writes its rows to
+// the online store, so online values are exactly the offline rows.
+func (a *Activities) PushOnline(ctx context.Context, in PushInput) (OnlineStats, error) {
+	if a.Online == nil {
+		return OnlineStats{}, nil
+	}
+	v, ok := a.Registry.View(in.View)
+	if !ok {
+		return OnlineStats{}, badInput(fmt.Errorf("unknown view %q", in.View))
+	}
+	ent := a.Registry.EntityOf(v)
+	f, err := parquet.OpenFile(filepath.Join(a.Offline.Root(), in.Partition.Path))
+	if err != nil {
+		return OnlineStats{}, fmt.Errorf("open partition: %w", err)
+	}
+	defer f.Close()
+	var fields []features.Field
+	for _, ft := range v.Features() {
+		fields = append(fields, features.Field{Name: ft.Name, Type: ft.Type})
+	}
+	spec := parquet.FrameSpec{Key: ent.JoinKey, KeyType: ent.KeyType, Time: parquet.EventTimestamp, Created: true, Columns: fields}
+	var total OnlineStats
+	err = f.ReadFrames(spec, func(fr *features.Frame) error {
+		st, err := a.Online.Write(ctx, v.Name, fr)
+		total.Rows += st.Rows
+		total.Written += st.Written
+		total.Stale += st.Stale
+		total.Expired += st.Expired
+		activity.RecordHeartbeat(ctx, total.Rows)
+		return err
+	})
+	if err != nil {
+		return total, classify(fmt.Errorf("push %s online: %w", in.Partition.Path, err))
+	}
+	if int64(total.Rows) != in.Partition.Rows {
+		return total, fmt.Errorf("push %s online: read %d rows back, the write reported %d", in.Partition.Path, total.Rows, in.Partition.Rows)
+	}
+	return total, nil
+}
+
+func (a *Activities) log() *slog.Logger {
+	if a.Logger == nil {
+		return slog.Default()
+	}
+	return a.Logger
+}
+
+func badInput(err error) error {
+	return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, err)
+}
+
+// classify marks input problems (schema mismatches, bad definitions)
+// non-retryable: retrying cannot fix them, and the message says what to fix.
+func classify(err error) error {
+	if errors.Is(err, features.ErrInput) || errors.Is(err, parquet.ErrSchema) || errors.Is(err, parquet.ErrNoSource) {
+		return badInput(err)
+	}
+	return err
+}
+
+// ShardOf assigns an entity key to one of n shards. It is FNV-1a over a
+// fixed encoding, so every worker process agrees on it: the shards of one
+// window are computed by different workers.
+func ShardOf(key *features.Column, row, n int) int {
+	h := fnv.New64a()
+	if key.Type == features.String {
+		h.Write([]byte(key.Strings[row]))
+	} else {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], uint64(key.Ints[row]))
+		h.Write(b[:])
+	}
+	return int(h.Sum64() % uint64(n))
+}
+
+// shardOf keeps the events whose key falls in shard i of n.
+func shardOf(ev *features.Frame, joinKey string, i, n int) *features.Frame {
+	key := ev.Column(joinKey)
+	if key == nil {
+		return ev // Compute reports the missing key
+	}
+	out := &features.Frame{Time: make([]int64, 0, ev.Len()/n+1)}
+	for _, c := range ev.Columns {
+		out.Columns = append(out.Columns, features.NewColumn(c.Name, c.Type, ev.Len()/n+1))
+	}
+	for r := range ev.Time {
+		if !key.Valid[r] || ShardOf(key, r, n) != i {
+			continue
+		}
+		out.Time = append(out.Time, ev.Time[r])
+		for k, c := range out.Columns {
+			c.AppendRow(ev.Columns[k], r)
+		}
+	}
+	return out
+}

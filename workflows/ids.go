@@ -1,0 +1,53 @@
+// Package workflows holds Skewfree's Temporal workflows: materialize one
+// window of a view, and backfill a range of windows. They are deterministic
+// and do no I/O: every side effect is an activity of package activities,
+// referenced by method, and only partition references and counts travel
+// through workflow history.
+package workflows
+
+import (
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// TaskQueue is where the worker listens and everything is started.
+const TaskQueue = "skewfree"
+
+// ScheduleID is the id of a view's schedule. The Temporal scheduler appends
+// "-<nominal time, RFC 3339>" to the workflow ids it starts, which gives
+// MaterializeID: a window started by the schedule, by the UI's backfill or by
+// starter shares one id.
+func ScheduleID(view string) string { return "materialize-" + view }
+
+// MaterializeID is the workflow id of one window of a view.
+func MaterializeID(view string, windowEnd time.Time) string {
+	return ScheduleID(view) + "-" + windowEnd.UTC().Format(time.RFC3339)
+}
+
+// BackfillID is the workflow id of a backfill of (from, to].
+func BackfillID(view string, from, to time.Time) string {
+	return "backfill-" + view + "-" + from.UTC().Format(time.RFC3339) + "-" + to.UTC().Format(time.RFC3339)
+}
+
+// windowFromID recovers the nominal time from a scheduled workflow's id.
+func windowFromID(id, view string) (time.Time, bool) {
+	s, ok := strings.CutPrefix(id, ScheduleID(view)+"-")
+	if !ok {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	return t.UTC(), err == nil
+}
+
+// Search attributes set when materializations are started, so windows are
+// findable in the Temporal UI ("SkewfreeView = 'user_orders'"). They are
+// registered on the namespace by the worker at start and by `starter apply`.
+var (
+	ViewAttr      = temporal.NewSearchAttributeKeyKeyword("SkewfreeView")
+	WindowEndAttr = temporal.NewSearchAttributeKeyTime("SkewfreeWindowEnd")
+	// ScheduledStartAttr is set by the server's scheduler on the workflows a
+	// schedule starts (also from the UI's backfill): the nominal time.
+	ScheduledStartAttr = temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime")
+)

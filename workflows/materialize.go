@@ -1,0 +1,152 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/skewfree/skewfree/activities"
+	"github.com/skewfree/skewfree/features"
+	"github.com/skewfree/skewfree/store/parquet"
+)
+
+// MaterializeInput names a window. A schedule starts the workflow with only
+// View set: the window end is then the schedule's nominal time, never the
+// clock, so a late run, a retry or a backfill computes the same window.
+type MaterializeInput struct {
+	View      string
+	WindowEnd time.Time // zero: the nominal time of the scheduled run
+	// Cadence and Lateness come from the registry through the starter or the
+	// schedule, so the workflow needs no registry (it does no I/O).
+	Cadence  time.Duration
+	Lateness time.Duration
+	// Shards splits the window by entity-key hash into that many activities,
+	// each writing its own part file; 0 or 1 computes it in one.
+	Shards int
+}
+
+// MaterializeResult is what a window run wrote.
+type MaterializeResult struct {
+	View       string
+	WindowEnd  time.Time
+	Partitions []parquet.Partition
+	Events     int64
+	Rows       int64
+	Online     activities.OnlineStats
+}
+
+// InputFor builds the input of a view's window from its definition.
+func InputFor(v *features.View, windowEnd time.Time) MaterializeInput {
+	return MaterializeInput{View: v.Name, WindowEnd: windowEnd, Cadence: v.Cadence.Duration(), Lateness: v.Lateness, Shards: v.Shards}
+}
+
+var a *activities.Activities
+
+// computeOptions: computing a window reads and writes files; big windows
+// take minutes, so heartbeats tell a dead worker from a slow one.
+var computeOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 30 * time.Minute,
+	HeartbeatTimeout:    2 * time.Minute,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        time.Minute,
+		MaximumAttempts:        10,
+		NonRetryableErrorTypes: []string{activities.ErrTypeBadInput},
+	},
+}
+
+// MaterializeWorkflow computes one window of a view with the shared
+// transform, writes the offline partition, then pushes exactly the rows of
+// that partition to the online store.
+//
+// Allowed lateness delays the computation: the workflow starts at the
+// window end (so its id is the window end) and waits on a durable timer
+// until window end + lateness before reading the source. Windows are not
+// re-materialized later on their own; re-running one replaces it.
+func MaterializeWorkflow(ctx workflow.Context, in MaterializeInput) (MaterializeResult, error) {
+	info := workflow.GetInfo(ctx)
+	end := in.WindowEnd
+	if end.IsZero() {
+		if t, ok := workflow.GetTypedSearchAttributes(ctx).GetTime(ScheduledStartAttr); ok {
+			end = t
+		} else if t, ok := windowFromID(info.WorkflowExecution.ID, in.View); ok {
+			end = t
+		} else {
+			return MaterializeResult{}, temporal.NewNonRetryableApplicationError(
+				"no window end: pass WindowEnd, or start the workflow from the view's schedule", activities.ErrTypeBadInput, nil)
+		}
+	}
+	end = end.UTC()
+	if in.View == "" || in.Cadence <= 0 {
+		return MaterializeResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("bad input: view %q, cadence %s", in.View, in.Cadence), activities.ErrTypeBadInput, nil)
+	}
+	if !end.Equal(end.Truncate(in.Cadence)) {
+		return MaterializeResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("window end %s of view %s is not aligned to its %s cadence", end.Format(time.RFC3339Nano), in.View, in.Cadence),
+			activities.ErrTypeBadInput, nil)
+	}
+	// The memo makes every run's window visible in the UI, however it was
+	// started. (Search attributes are set by whoever starts the workflow:
+	// an upsert of an attribute the namespace lacks would wedge the task.)
+	if err := workflow.UpsertMemo(ctx, map[string]any{"view": in.View, "window_end": end.Format(time.RFC3339)}); err != nil {
+		return MaterializeResult{}, err
+	}
+
+	if wait := end.Add(in.Lateness).Sub(workflow.Now(ctx)); wait > 0 {
+		if err := workflow.Sleep(ctx, wait); err != nil {
+			return MaterializeResult{}, err
+		}
+	}
+	// One created_timestamp for every attempt and shard of this run.
+	created := workflow.Now(ctx).UTC().Truncate(time.Microsecond)
+	res := MaterializeResult{View: in.View, WindowEnd: end}
+	actx := workflow.WithActivityOptions(ctx, computeOptions)
+
+	shards := max(in.Shards, 1)
+	var inputs []activities.ComputeInput
+	if shards == 1 {
+		inputs = []activities.ComputeInput{{View: in.View, WindowEnd: end, Created: created, Shard: -1}}
+	} else {
+		for i := range shards {
+			inputs = append(inputs, activities.ComputeInput{View: in.View, WindowEnd: end, Created: created, Shard: i, Shards: shards})
+		}
+	}
+	futures := make([]workflow.Future, len(inputs))
+	for i, ci := range inputs {
+		futures[i] = workflow.ExecuteActivity(actx, a.ComputeWindow, ci)
+	}
+	for _, f := range futures {
+		var out activities.ComputeOutput
+		if err := f.Get(ctx, &out); err != nil {
+			return res, fmt.Errorf("compute %s %s: %w", in.View, end.Format(time.RFC3339), err)
+		}
+		res.Partitions = append(res.Partitions, out.Partition)
+		res.Events += out.Events
+		res.Rows += out.Partition.Rows
+	}
+	if shards > 1 {
+		commit := activities.ComputeInput{View: in.View, WindowEnd: end, Shards: shards, Shard: -1}
+		if err := workflow.ExecuteActivity(actx, a.CommitShards, commit).Get(ctx, nil); err != nil {
+			return res, fmt.Errorf("commit shards: %w", err)
+		}
+	}
+	pushes := make([]workflow.Future, len(res.Partitions))
+	for i, p := range res.Partitions {
+		pushes[i] = workflow.ExecuteActivity(actx, a.PushOnline, activities.PushInput{View: in.View, Partition: p})
+	}
+	for _, f := range pushes {
+		var st activities.OnlineStats
+		if err := f.Get(ctx, &st); err != nil {
+			return res, fmt.Errorf("push online: %w", err)
+		}
+		res.Online.Rows += st.Rows
+		res.Online.Written += st.Written
+		res.Online.Stale += st.Stale
+		res.Online.Expired += st.Expired
+	}
+	return res, nil
+}
