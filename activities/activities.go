@@ -12,9 +12,9 @@ package activities
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"encoding/binary"
 	"hash/fnv"
 	"log/slog"
 	"path/filepath"
