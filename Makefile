@@ -28,7 +28,7 @@ bench: bench-join
 # Training-set join vs DuckDB's ASOF join over the same Parquet files
 # (bench/ is its own module so the main module never links DuckDB).
 bench-join:
-	cd bench && $(GO) run ./cmd/joinbench
+	cd bench && $(GO) run -mod=mod ./cmd/joinbench
 
 dev:
 	@echo "make dev: the local stack (embedded Temporal, Redis, worker, serving) is not built yet;"
