@@ -17,6 +17,10 @@ import (
 // Watch returns ctx's error.
 func (s *Store) Watch(ctx context.Context, fn func(keys []string, reset bool)) error {
 	ps := s.client.Subscribe(ctx, onlinecodec.Channel(s.opts.Prefix))
+	// Receive blocks in a network read that ctx cannot interrupt; closing
+	// the subscription can.
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
+	defer stop()
 	defer ps.Close()
 	backoff := 50 * time.Millisecond
 	for {

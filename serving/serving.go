@@ -1,0 +1,173 @@
+// Package serving reads online feature values for inference: the latest
+// value of each requested feature for each entity, with its status and
+// event_timestamp, as DESIGN.md "Serving" describes. It is the library that
+// inference code links in-process, and what the HTTP reader service
+// (serving/httpapi, serving/server) wraps.
+//
+// A value's status follows the offline point-in-time join exactly, so that a
+// model sees online what a training set built as of now would hold: a value
+// is PRESENT when now - TTL <= event_timestamp (TTL 0: always), and otherwise
+// OUTSIDE_MAX_AGE with a null value — the join yields null there too.
+//
+// This package links neither Temporal nor BigQuery nor GCS (a test checks),
+// so an inference binary pays only for what it reads.
+package serving
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/skewfree/skewfree/features"
+)
+
+// Status says whether a feature value was found and is valid now.
+type Status uint8
+
+const (
+	// NotFound: the store holds no value for the entity (never computed, or
+	// expired from Redis). The value is null.
+	NotFound Status = iota
+	// Present: a valid value (possibly a null one: nulls are values too).
+	Present
+	// OutsideMaxAge: the stored value is older than the view's TTL. The value
+	// is null, as in a training set; EventTime says how old it was.
+	OutsideMaxAge
+)
+
+// String returns Feast's name for the status.
+func (s Status) String() string {
+	switch s {
+	case Present:
+		return "PRESENT"
+	case OutsideMaxAge:
+		return "OUTSIDE_MAX_AGE"
+	}
+	return "NOT_FOUND"
+}
+
+// Store is what the reader needs from the online store; *redis.Store
+// (store/redis) implements it. Implementations must be safe for concurrent
+// use.
+type Store interface {
+	// Prefix is the key prefix of onlinecodec.Key.
+	Prefix() string
+	// Fetch returns the raw values of keys, "" for missing ones, in one round
+	// trip per node.
+	Fetch(ctx context.Context, keys []string, dst []string) ([]string, error)
+	// Watch reports changed keys until ctx ends (see redis.Store.Watch).
+	Watch(ctx context.Context, fn func(keys []string, reset bool)) error
+}
+
+// ErrUnavailable is wrapped by errors from Get when the online store could
+// not answer; retrying later may succeed. HTTP maps it to 503.
+var ErrUnavailable = errors.New("online store unavailable")
+
+// A RequestError is a mistake in the request itself (unknown feature or
+// service, missing join key, wrong key type): retrying cannot help. Its
+// message names the problem and is safe to show to the caller.
+type RequestError struct{ msg string }
+
+func (e *RequestError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &RequestError{msg: fmt.Sprintf(format, args...)}
+}
+
+// Options configure a Reader. The zero value is valid: every field documents
+// its default.
+type Options struct {
+	// Now is the clock that TTLs are measured against. Default time.Now;
+	// tests inject a fixed time.
+	Now func() time.Time
+	// CacheEntries bounds the in-process cache of decoded values, in (view,
+	// entity) entries. Default 0: no cache. With a cache, the reader
+	// subscribes to the store's write signal and drops changed entries.
+	CacheEntries int
+	// CacheTTL bounds how long an entry stays cached. It is the safety net
+	// for a lost write signal; normally entries are dropped by the signal
+	// first. Default 1 minute.
+	CacheTTL time.Duration
+	// StrictFingerprint makes a value computed by a different definition of
+	// its view (its fingerprint differs from the registry's) NOT_FOUND.
+	// Default false: such values are served when their stored layout (count
+	// and types of features) still matches the view's, and counted in
+	// Stats.FingerprintMismatches — deploys of a new definition then do not
+	// blank features until the next run rewrites them.
+	StrictFingerprint bool
+	// Logger receives warnings (corrupt values). Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate reports options that cannot work.
+func (o Options) Validate() error {
+	if o.CacheEntries < 0 {
+		return fmt.Errorf("serving: cache entries %d is negative", o.CacheEntries)
+	}
+	if o.CacheTTL < 0 {
+		return fmt.Errorf("serving: cache TTL %s is negative", o.CacheTTL)
+	}
+	return nil
+}
+
+func (o *Options) init() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.CacheTTL == 0 {
+		o.CacheTTL = time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Entities are the entity rows of a request, column-major as in Feast's
+// requests: each join key maps to one key per row, and every column has the
+// same length. Keys must have their entity's key type.
+type Entities map[string][]features.Value
+
+// StringKeys is a column of string entity keys.
+func StringKeys(keys ...string) []features.Value {
+	out := make([]features.Value, len(keys))
+	for i, k := range keys {
+		out[i] = features.StringValue(k)
+	}
+	return out
+}
+
+// IntKeys is a column of int64 entity keys.
+func IntKeys(keys ...int64) []features.Value {
+	out := make([]features.Value, len(keys))
+	for i, k := range keys {
+		out[i] = features.IntValue(k)
+	}
+	return out
+}
+
+// FeatureValue is one feature of one entity row.
+type FeatureValue struct {
+	Value     features.Value // null unless Status is Present
+	Status    Status
+	EventTime time.Time // the stored value's event_timestamp; zero when NotFound
+}
+
+// Result answers a Get. Rows[i][j] is feature Features[j] of entity row i.
+// A Result is owned by the caller.
+type Result struct {
+	Features []features.FeatureRef
+	// JoinKeys are the entity columns the features need, in the order of
+	// their first view in Features.
+	JoinKeys []string
+	Rows     [][]FeatureValue
+}
+
+// Stats are counters since the reader started.
+type Stats struct {
+	CacheHits, CacheMisses uint64
+	StoreErrors            uint64 // failed Fetch calls
+	FingerprintMismatches  uint64 // values computed by another definition
+	Unreadable             uint64 // corrupt values or layouts that no longer match: NOT_FOUND
+}
