@@ -65,6 +65,9 @@ func StartRedis(tb testing.TB) *Redis {
 	return r
 }
 
+// URL is the server's address as a SKEWFREE_REDIS_URL.
+func (r *Redis) URL() string { return "redis://" + r.Addr + "/0" }
+
 // Start (re)starts the server on its port and waits until it answers PING.
 func (r *Redis) Start() {
 	r.tb.Helper()

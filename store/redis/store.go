@@ -141,3 +141,17 @@ func NewClient(url string) (goredis.UniversalClient, error) {
 	}
 	return nil, fmt.Errorf("redis store: URL scheme %q unknown (want redis, rediss, redis+cluster or rediss+cluster)", scheme)
 }
+
+// Redact returns url without its password, for logs.
+func Redact(url string) string {
+	scheme, rest, ok := strings.Cut(url, "://")
+	if !ok {
+		return url
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return url
+	}
+	user, _, _ := strings.Cut(rest[:at], ":")
+	return scheme + "://" + user + ":xxxxx@" + rest[at+1:]
+}
