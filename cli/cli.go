@@ -76,7 +76,7 @@ Locations come from flags or the environment:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(catalogCmd(reg), generateCmd(reg), trainingSetCmd(reg), materializeCmd(reg))
+	root.AddCommand(catalogCmd(reg), generateCmd(reg), trainingSetCmd(reg), materializeCmd(reg), applyCmd(reg), backfillCmd(reg))
 	return root
 }
 
@@ -257,22 +257,23 @@ computed after T (backfills, corrections) never leak into the row.`,
 func materializeCmd(reg *features.Registry) *cobra.Command {
 	var (
 		view, windowEnd, from, to, offline, source string
-		local                                      bool
+		local, wait                                bool
 	)
 	c := &cobra.Command{
-		Use:   "materialize --view V (--window-end T | --from T --to T) --local",
-		Short: "Compute feature windows and write them to the offline store",
-		Long: `materialize computes windows of a view with its transform and writes their offline
-partitions. Times are RFC 3339 (UTC); --window-end must fall on the view's cadence.
---from/--to run every window end in (from, to].
+		Use:   "materialize --view V --window-end T [--wait] | --local (--window-end T | --from T --to T)",
+		Short: "Compute a feature window: offline partition, then online values",
+		Long: `materialize computes a window of a view with its transform, writes its offline
+partition and pushes the same rows to Redis. Times are RFC 3339 (UTC); --window-end
+must fall on the view's cadence.
 
---local runs in this process without Temporal (scheduled and Temporal-driven runs come
-with the worker).`,
+By default it starts MaterializeWorkflow on Temporal with the id
+materialize-<view>-<window end>, the id the view's schedule uses for that window, so
+a window already running is joined, not run twice. --wait waits for the result.
+
+--local runs in this process without Temporal and writes the offline partition only;
+--from/--to then run every window end in (from, to].`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !local {
-				return fmt.Errorf("only --local materialization is available in this build")
-			}
 			v, ok := reg.View(view)
 			if !ok {
 				return fmt.Errorf("unknown view %q", view)
@@ -284,22 +285,21 @@ with the worker).`,
 				if err != nil {
 					return err
 				}
+				if err := features.CheckWindowEnd(v, t); err != nil {
+					return err
+				}
 				ends = []time.Time{t}
-			case windowEnd == "" && from != "" && to != "":
-				f, err := parseTime("--from", from)
+			case local && windowEnd == "" && from != "" && to != "":
+				f, t, err := parseRange(from, to)
 				if err != nil {
 					return err
-				}
-				t, err := parseTime("--to", to)
-				if err != nil {
-					return err
-				}
-				if !f.Before(t) {
-					return fmt.Errorf("--from %s is not before --to %s", from, to)
 				}
 				ends = features.WindowEnds(v, f, t)
 			default:
-				return fmt.Errorf("give --window-end, or --from and --to")
+				return fmt.Errorf("give --window-end (or, with --local, --from and --to)")
+			}
+			if !local {
+				return materializeRemote(cmd, v, ends[0], wait)
 			}
 			store, err := parquet.Open(pick(offline, "SKEWFREE_OFFLINE", DefaultOffline))
 			if err != nil {
@@ -321,12 +321,28 @@ with the worker).`,
 	}
 	c.Flags().StringVar(&view, "view", "", "feature view")
 	c.Flags().StringVar(&windowEnd, "window-end", "", "window end, RFC 3339")
-	c.Flags().StringVar(&from, "from", "", "range start (exclusive), RFC 3339")
-	c.Flags().StringVar(&to, "to", "", "range end (inclusive), RFC 3339")
-	c.Flags().StringVar(&offline, "offline", "", "offline store; default SKEWFREE_OFFLINE")
-	c.Flags().StringVar(&source, "source", "", "raw data root; default SKEWFREE_SOURCE")
-	c.Flags().BoolVar(&local, "local", false, "run in this process, without Temporal")
+	c.Flags().StringVar(&from, "from", "", "with --local: range start (exclusive), RFC 3339")
+	c.Flags().StringVar(&to, "to", "", "with --local: range end (inclusive), RFC 3339")
+	c.Flags().StringVar(&offline, "offline", "", "with --local: offline store; default SKEWFREE_OFFLINE")
+	c.Flags().StringVar(&source, "source", "", "with --local: raw data root; default SKEWFREE_SOURCE")
+	c.Flags().BoolVar(&local, "local", false, "run in this process, without Temporal (offline only)")
+	c.Flags().BoolVar(&wait, "wait", false, "wait for the window to finish and print its result")
 	return c
+}
+
+func parseRange(from, to string) (time.Time, time.Time, error) {
+	f, err := parseTime("--from", from)
+	if err != nil {
+		return f, f, err
+	}
+	t, err := parseTime("--to", to)
+	if err != nil {
+		return f, t, err
+	}
+	if !f.Before(t) {
+		return f, t, fmt.Errorf("--from %s is not before --to %s", from, to)
+	}
+	return f, t, nil
 }
 
 func pick(flag, env, def string) string {

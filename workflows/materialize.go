@@ -68,6 +68,10 @@ var computeOptions = workflow.ActivityOptions{
 // re-materialized later on their own; re-running one replaces it.
 func MaterializeWorkflow(ctx workflow.Context, in MaterializeInput) (MaterializeResult, error) {
 	info := workflow.GetInfo(ctx)
+	if in.View == "" || in.Cadence <= 0 {
+		return MaterializeResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("bad input: view %q, cadence %s", in.View, in.Cadence), activities.ErrTypeBadInput, nil)
+	}
 	end := in.WindowEnd
 	if end.IsZero() {
 		if t, ok := workflow.GetTypedSearchAttributes(ctx).GetTime(ScheduledStartAttr); ok {
@@ -78,12 +82,12 @@ func MaterializeWorkflow(ctx workflow.Context, in MaterializeInput) (Materialize
 			return MaterializeResult{}, temporal.NewNonRetryableApplicationError(
 				"no window end: pass WindowEnd, or start the workflow from the view's schedule", activities.ErrTypeBadInput, nil)
 		}
+		// Scheduled and backfilled runs have aligned nominal times; a
+		// "trigger now" from the UI does not, and means the latest window
+		// that has ended.
+		end = end.Truncate(in.Cadence)
 	}
 	end = end.UTC()
-	if in.View == "" || in.Cadence <= 0 {
-		return MaterializeResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("bad input: view %q, cadence %s", in.View, in.Cadence), activities.ErrTypeBadInput, nil)
-	}
 	if !end.Equal(end.Truncate(in.Cadence)) {
 		return MaterializeResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("window end %s of view %s is not aligned to its %s cadence", end.Format(time.RFC3339Nano), in.View, in.Cadence),

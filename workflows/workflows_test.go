@@ -86,6 +86,8 @@ func TestMaterializeWindowDerivation(t *testing.T) {
 			sa: e0, id: "materialize-v-" + e0.Format(time.RFC3339), start: e0.Add(37 * time.Minute), wantEnd: e0, wantCreated: e0.Add(37 * time.Minute)},
 		{name: "scheduled: nominal time from the workflow id", in: workflows.MaterializeInput{View: "v", Cadence: time.Hour},
 			id: "materialize-v-2026-11-20T03:00:00Z", start: e0.Add(9 * time.Hour), wantEnd: e0.Add(3 * time.Hour), wantCreated: e0.Add(9 * time.Hour)},
+		{name: "triggered now: the latest window that has ended", in: workflows.MaterializeInput{View: "v", Cadence: time.Hour},
+			sa: e0.Add(5*time.Hour + 17*time.Minute), start: e0.Add(5*time.Hour + 17*time.Minute), wantEnd: e0.Add(5 * time.Hour), wantCreated: e0.Add(5*time.Hour + 17*time.Minute)},
 		{name: "lateness delays the computation by a durable timer", in: workflows.MaterializeInput{View: "v", WindowEnd: e0, Cadence: day, Lateness: 2 * time.Hour},
 			start: e0, wantEnd: e0, wantCreated: e0.Add(2 * time.Hour)},
 		{name: "a late run does not wait again", in: workflows.MaterializeInput{View: "v", WindowEnd: e0, Cadence: day, Lateness: 2 * time.Hour},

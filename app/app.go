@@ -1,0 +1,195 @@
+// Package app wires Skewfree's parts together from configuration: the stores,
+// the activities, the worker's registrations and the schedules. The worker,
+// starter and dev mains share it, so `make dev` runs in one process exactly
+// the code that runs in production processes.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	goredis "github.com/redis/go-redis/v9"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/skewfree/skewfree/activities"
+	"github.com/skewfree/skewfree/features"
+	"github.com/skewfree/skewfree/store/parquet"
+	redisstore "github.com/skewfree/skewfree/store/redis"
+	"github.com/skewfree/skewfree/workflows"
+)
+
+// Config locates everything. Mains fill it from flags and the environment
+// (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, SKEWFREE_REDIS_URL, SKEWFREE_OFFLINE,
+// SKEWFREE_SOURCE); a zero field means the default of the local stack.
+type Config struct {
+	TemporalAddress string // default 127.0.0.1:7233
+	Namespace       string // default "default"
+	RedisURL        string // default redis://127.0.0.1:6379; "none" disables the online store
+	Offline         string // default file://.state/offline
+	Source          string // default file://.state/raw
+	Logger          *slog.Logger
+}
+
+// Defaults of the local stack that `make dev` starts.
+const (
+	DefaultTemporalAddress = "127.0.0.1:7233"
+	DefaultNamespace       = "default"
+	DefaultRedisURL        = "redis://127.0.0.1:6379"
+	DefaultOffline         = "file://.state/offline"
+	DefaultSource          = "file://.state/raw"
+)
+
+func (c *Config) init() {
+	if c.TemporalAddress == "" {
+		c.TemporalAddress = DefaultTemporalAddress
+	}
+	if c.Namespace == "" {
+		c.Namespace = DefaultNamespace
+	}
+	if c.RedisURL == "" {
+		c.RedisURL = DefaultRedisURL
+	}
+	if c.Offline == "" {
+		c.Offline = DefaultOffline
+	}
+	if c.Source == "" {
+		c.Source = DefaultSource
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Stores are the opened backends.
+type Stores struct {
+	Offline *parquet.Store
+	Sources *parquet.Sources
+	Online  *redisstore.Store // nil when disabled
+	redis   goredis.UniversalClient
+}
+
+// OpenStores opens the offline store, the sources and (unless RedisURL is
+// "none") the online store, checking that Redis answers.
+func OpenStores(ctx context.Context, reg *features.Registry, cfg Config) (*Stores, error) {
+	cfg.init()
+	off, err := parquet.Open(cfg.Offline)
+	if err != nil {
+		return nil, err
+	}
+	src, err := parquet.OpenSources(cfg.Source)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stores{Offline: off, Sources: src}
+	if cfg.RedisURL == "none" {
+		return s, nil
+	}
+	rc, err := redisstore.NewClient(cfg.RedisURL)
+	if err != nil {
+		return nil, err
+	}
+	online, err := redisstore.New(rc, reg, redisstore.Options{Logger: cfg.Logger})
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	if err := online.Ping(ctx); err != nil {
+		rc.Close()
+		return nil, fmt.Errorf("online store at %s: %w", cfg.RedisURL, err)
+	}
+	s.Online, s.redis = online, rc
+	return s, nil
+}
+
+// Close releases the Redis connections.
+func (s *Stores) Close() error {
+	if s.redis != nil {
+		return s.redis.Close()
+	}
+	return nil
+}
+
+// onlineAdapter fits the Redis store to activities.Online.
+type onlineAdapter struct{ s *redisstore.Store }
+
+func (o onlineAdapter) Write(ctx context.Context, view string, f *features.Frame) (activities.OnlineStats, error) {
+	st, err := o.s.Write(ctx, view, f)
+	return activities.OnlineStats{Rows: st.Rows, Written: st.Written, Stale: st.Stale, Expired: st.Expired}, err
+}
+
+// Activities builds the activities over the stores.
+func Activities(reg *features.Registry, s *Stores, logger *slog.Logger) *activities.Activities {
+	a := &activities.Activities{Registry: reg, Sources: s.Sources, Offline: s.Offline, Logger: logger}
+	if s.Online != nil {
+		a.Online = onlineAdapter{s.Online}
+	}
+	return a
+}
+
+// Register puts every workflow and activity on a worker.
+func Register(w worker.Registry, acts *activities.Activities) {
+	w.RegisterWorkflowWithOptions(workflows.MaterializeWorkflow, workflow.RegisterOptions{Name: "MaterializeWorkflow"})
+	w.RegisterWorkflowWithOptions(workflows.BackfillWorkflow, workflow.RegisterOptions{Name: "BackfillWorkflow"})
+	w.RegisterActivity(acts)
+}
+
+// NewWorker returns a worker on the task queue with everything registered.
+// Concurrency is bounded so a large backfill cannot exhaust memory: each
+// window activity holds its source window in memory.
+func NewWorker(c client.Client, reg *features.Registry, s *Stores, logger *slog.Logger) worker.Worker {
+	w := worker.New(c, workflows.TaskQueue, worker.Options{
+		MaxConcurrentActivityExecutionSize: 4,
+		WorkerStopTimeout:                  30e9,
+	})
+	Register(w, Activities(reg, s, logger))
+	return w
+}
+
+// ErrNoTemporal wraps failures to reach the Temporal frontend.
+var ErrNoTemporal = errors.New("temporal unreachable")
+
+// Dial connects to Temporal.
+func Dial(ctx context.Context, cfg Config) (client.Client, error) {
+	cfg.init()
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:  cfg.TemporalAddress,
+		Namespace: cfg.Namespace,
+		Logger:    newTemporalLogger(cfg.Logger),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w at %s (namespace %s): %w", ErrNoTemporal, cfg.TemporalAddress, cfg.Namespace, err)
+	}
+	return c, nil
+}
+
+// RunWorker connects, registers the search attributes, and runs a worker
+// until ctx ends; then it stops gracefully, letting running activities finish
+// within the worker's stop timeout.
+func RunWorker(ctx context.Context, reg *features.Registry, cfg Config) error {
+	cfg.init()
+	stores, err := OpenStores(ctx, reg, cfg)
+	if err != nil {
+		return err
+	}
+	defer stores.Close()
+	c, err := Dial(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := EnsureSearchAttributes(ctx, c, cfg.Namespace); err != nil {
+		cfg.Logger.Warn("search attributes not registered; workflows run without them", "error", err)
+	}
+	w := NewWorker(c, reg, stores, cfg.Logger)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	cfg.Logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.Namespace, "task_queue", workflows.TaskQueue)
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}

@@ -1,0 +1,196 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/skewfree/skewfree/app"
+	"github.com/skewfree/skewfree/features"
+	"github.com/skewfree/skewfree/workflows"
+)
+
+// ConfigFromEnv reads the documented environment variables.
+func ConfigFromEnv(logger *slog.Logger) app.Config {
+	return app.Config{
+		TemporalAddress: Env("TEMPORAL_ADDRESS", app.DefaultTemporalAddress),
+		Namespace:       Env("TEMPORAL_NAMESPACE", app.DefaultNamespace),
+		RedisURL:        Env("SKEWFREE_REDIS_URL", app.DefaultRedisURL),
+		Offline:         Env("SKEWFREE_OFFLINE", app.DefaultOffline),
+		Source:          Env("SKEWFREE_SOURCE", app.DefaultSource),
+		Logger:          logger,
+	}
+}
+
+func dial(ctx context.Context) (client.Client, app.Config, error) {
+	cfg := ConfigFromEnv(slog.New(slog.DiscardHandler))
+	c, err := app.Dial(ctx, cfg)
+	return c, cfg, err
+}
+
+func applyCmd(reg *features.Registry) *cobra.Command {
+	return &cobra.Command{
+		Use:   "apply",
+		Short: "Create, update and delete the views' Temporal schedules to match the registry",
+		Long: `apply makes one schedule per view, id materialize-<view>, firing every cadence on the
+UTC boundary (hourly at :00, daily at 00:00); each run materializes the window that ends
+at its nominal time, after the view's allowed lateness. Schedules of views that no longer
+exist are deleted. It prints what it changed. Backfill a past range from the Temporal
+UI (the schedule's Backfill action) or with starter backfill: both run the same windows.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, cfg, err := dial(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if err := app.EnsureSearchAttributes(cmd.Context(), c, cfg.Namespace); err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v\n", err)
+			}
+			changes, err := app.Apply(cmd.Context(), c, reg)
+			for _, ch := range changes {
+				fmt.Fprintln(cmd.OutOrStdout(), ch)
+			}
+			return err
+		},
+	}
+}
+
+// startOptions are how the starter starts a window: the schedule's id for
+// it, joining a run already in progress, re-running a finished one.
+func startOptions(v *features.View, end time.Time) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       workflows.MaterializeID(v.Name, end),
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.ViewAttr.ValueSet(v.Name), workflows.WindowEndAttr.ValueSet(end)),
+		Memo:                     map[string]any{"view": v.Name, "window_end": end.Format(time.RFC3339)},
+	}
+}
+
+func materializeRemote(cmd *cobra.Command, v *features.View, end time.Time, wait bool) error {
+	c, _, err := dial(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	run, err := c.ExecuteWorkflow(cmd.Context(), startOptions(v, end), workflows.MaterializeWorkflow, workflows.InputFor(v, end))
+	if err != nil {
+		return fmt.Errorf("start %s: %w", workflows.MaterializeID(v.Name, end), err)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "started %s (run %s)\n", run.GetID(), run.GetRunID())
+	if !wait {
+		return nil
+	}
+	var res workflows.MaterializeResult
+	if err := run.Get(cmd.Context(), &res); err != nil {
+		return fmt.Errorf("%s: %w", run.GetID(), err)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %d events -> %d rows in %d partitions; online %d written, %d stale, %d expired\n",
+		res.View, res.WindowEnd.Format(time.RFC3339), res.Events, res.Rows, len(res.Partitions), res.Online.Written, res.Online.Stale, res.Online.Expired)
+	return nil
+}
+
+func backfillCmd(reg *features.Registry) *cobra.Command {
+	var (
+		view, from, to string
+		wait           bool
+		concurrency    int
+	)
+	c := &cobra.Command{
+		Use:   "backfill --view V --from T --to T [--wait]",
+		Short: "Materialize every window of a view in (from, to]",
+		Long: `backfill starts BackfillWorkflow, which runs every window ending in (from, to] as a
+child MaterializeWorkflow with the schedule's ids (materialize-<view>-<window end>), at
+most --concurrency at a time, and survives worker restarts. Online values keep the
+newest window whatever order windows finish in. With --wait it shows progress until done.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, ok := reg.View(view)
+			if !ok {
+				return fmt.Errorf("unknown view %q", view)
+			}
+			f, t, err := parseRange(from, to)
+			if err != nil {
+				return err
+			}
+			if len(features.WindowEnds(v, f, t)) == 0 {
+				return fmt.Errorf("no %s window ends in (%s, %s]", v.Cadence, from, to)
+			}
+			cl, _, err := dial(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			in := workflows.BackfillInputFor(workflows.InputFor(v, time.Time{}), f, t, concurrency)
+			id := workflows.BackfillID(v.Name, f, t)
+			run, err := cl.ExecuteWorkflow(cmd.Context(), client.StartWorkflowOptions{
+				ID: id, TaskQueue: workflows.TaskQueue,
+				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+				TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.ViewAttr.ValueSet(v.Name)),
+				Memo:                     map[string]any{"view": v.Name, "from": f.Format(time.RFC3339), "to": t.Format(time.RFC3339)},
+			}, workflows.BackfillWorkflow, in)
+			if err != nil {
+				return fmt.Errorf("start %s: %w", id, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "started %s\n", id)
+			if !wait {
+				return nil
+			}
+			return waitBackfill(cmd, cl, run, len(features.WindowEnds(v, f, t)))
+		},
+	}
+	c.Flags().StringVar(&view, "view", "", "feature view")
+	c.Flags().StringVar(&from, "from", "", "range start (exclusive), RFC 3339")
+	c.Flags().StringVar(&to, "to", "", "range end (inclusive), RFC 3339")
+	c.Flags().BoolVar(&wait, "wait", false, "wait, showing progress")
+	c.Flags().IntVar(&concurrency, "concurrency", 4, "windows computed at once")
+	return c
+}
+
+// waitBackfill polls the progress query into a progress bar until the
+// backfill (across continue-as-new runs) ends.
+func waitBackfill(cmd *cobra.Command, cl client.Client, run client.WorkflowRun, total int) error {
+	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
+		progressbar.OptionSetDescription("windows"), progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+	done := make(chan error, 1)
+	go func() {
+		var p workflows.Progress
+		done <- run.Get(cmd.Context(), &p) // follows continue-as-new
+	}()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			_ = bar.Finish()
+			p, _ := queryProgress(cmd.Context(), cl, run.GetID())
+			fmt.Fprintf(cmd.OutOrStdout(), "backfill %s: %d of %d windows done, %d failed\n", run.GetID(), p.Done, p.Total, p.Failed)
+			return err
+		case <-tick.C:
+			if p, err := queryProgress(cmd.Context(), cl, run.GetID()); err == nil {
+				_ = bar.Set(p.Done + p.Failed)
+			}
+		case <-cmd.Context().Done():
+			return cmd.Context().Err()
+		}
+	}
+}
+
+func queryProgress(ctx context.Context, cl client.Client, id string) (workflows.Progress, error) {
+	var p workflows.Progress
+	v, err := cl.QueryWorkflow(ctx, id, "", workflows.ProgressQuery)
+	if err != nil {
+		return p, err
+	}
+	return p, v.Get(&p)
+}
