@@ -1,0 +1,506 @@
+// Package e2e runs Skewfree end to end against a real, embedded Temporal
+// server (devserver: the same code `make dev` runs) and a real redis-server.
+// It is the only test package that links the Temporal server: linking it
+// costs seconds and gigabytes per test binary.
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/skewfree/skewfree/activities"
+	"github.com/skewfree/skewfree/app"
+	"github.com/skewfree/skewfree/devserver"
+	"github.com/skewfree/skewfree/features"
+	"github.com/skewfree/skewfree/features/demo"
+	"github.com/skewfree/skewfree/internal/testenv"
+	"github.com/skewfree/skewfree/pipeline"
+	"github.com/skewfree/skewfree/serving"
+	"github.com/skewfree/skewfree/store/parquet"
+	"github.com/skewfree/skewfree/workflows"
+)
+
+var temporalSrv *devserver.Server
+
+func TestMain(m *testing.M) {
+	ctx := context.Background()
+	var err error
+	temporalSrv, err = devserver.Start(ctx, devserver.Options{
+		SearchAttributes: map[string]enumspb.IndexedValueType{
+			workflows.ViewAttr.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+			workflows.WindowEndAttr.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
+		},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: embedded Temporal server:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	temporalSrv.Stop()
+	os.Exit(code)
+}
+
+// stack is one test's world: its own data folders, Redis, stores and
+// Temporal client (the server is shared; ids are per view and window, so
+// tests use different views or time ranges).
+type stack struct {
+	t      *testing.T
+	reg    *features.Registry
+	stores *app.Stores
+	client client.Client
+	today  time.Time
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	rd := testenv.StartRedis(t)
+	dir := t.TempDir()
+	reg := demo.Registry()
+	// Data runs to the end of today (UTC): the newest windows the tests
+	// compute are recent enough for their TTLs, so the online store keeps
+	// them. Windows themselves always come from arguments, never the clock.
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	frames, err := demo.Generate(demo.GenOptions{Users: 120, Products: 30, Days: 7, Start: today.Add(-6 * 24 * time.Hour), Seed: 42,
+		ViewsPerUserDay: 6, OrdersPerUserDay: 0.8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := app.Config{
+		TemporalAddress: temporalSrv.FrontendAddr(), Namespace: temporalSrv.Namespace(),
+		RedisURL: "redis://" + rd.Addr, Offline: "file://" + filepath.Join(dir, "offline"), Source: "file://" + filepath.Join(dir, "raw"),
+		Logger: slog.New(slog.DiscardHandler),
+	}
+	ctx := context.Background()
+	stores, err := app.OpenStores(ctx, reg, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stores.Close() })
+	for name, fr := range frames {
+		src, _ := reg.Source(name)
+		if _, err := stores.Sources.Write(ctx, src, fr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := app.Dial(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return &stack{t: t, reg: reg, stores: stores, client: c, today: today}
+}
+
+// worker starts a worker whose activities may be wrapped.
+func (s *stack) worker(wrap func(*activities.Activities)) worker.Worker {
+	acts := app.Activities(s.reg, s.stores, slog.New(slog.DiscardHandler))
+	if wrap != nil {
+		wrap(acts)
+	}
+	w := worker.New(s.client, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
+	app.Register(w, acts)
+	if err := w.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	return w
+}
+
+func (s *stack) backfill(view string, from, to time.Time, concurrency int) client.WorkflowRun {
+	s.t.Helper()
+	v, _ := s.reg.View(view)
+	in := workflows.BackfillInputFor(workflows.InputFor(v, time.Time{}), from, to, concurrency)
+	run, err := s.client.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
+		ID: workflows.BackfillID(view, from, to), TaskQueue: workflows.TaskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	}, workflows.BackfillWorkflow, in)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return run
+}
+
+// expectWindows checks that the view's offline files are exactly one per
+// window end, each holding exactly the rows the transform computes for it.
+func (s *stack) expectWindows(view string, ends []time.Time) {
+	s.t.Helper()
+	ctx := context.Background()
+	files, err := s.stores.Offline.ViewFiles(ctx, view, time.Time{}, time.Time{})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var want []string
+	for _, e := range ends {
+		want = append(want, filepath.Join(s.stores.Offline.Root(), parquet.WindowFile(view, e, -1)))
+	}
+	if !slices.Equal(files, want) {
+		s.t.Fatalf("%s files:\n got %v\nwant %v", view, files, want)
+	}
+	for i, e := range ends {
+		fr, err := pipeline.ComputeWindow(ctx, s.reg, s.stores.Sources, view, e, e)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		f, err := parquet.OpenFile(files[i])
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		n := f.NumRows()
+		f.Close()
+		if n != int64(fr.Len()) || n == 0 {
+			s.t.Errorf("%s window %s: %d rows offline, the transform computes %d", view, e.Format(time.RFC3339), n, fr.Len())
+		}
+	}
+}
+
+// readWindow reads a window's offline file.
+func (s *stack) readWindow(view string, end time.Time) *features.Frame {
+	s.t.Helper()
+	v, _ := s.reg.View(view)
+	ent := s.reg.EntityOf(v)
+	f, err := parquet.OpenFile(filepath.Join(s.stores.Offline.Root(), parquet.WindowFile(view, end, -1)))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer f.Close()
+	var fields []features.Field
+	for _, ft := range v.Features() {
+		fields = append(fields, features.Field{Name: ft.Name, Type: ft.Type})
+	}
+	out := &features.Frame{Key: features.NewColumn(ent.JoinKey, ent.KeyType, 0)}
+	for _, fd := range fields {
+		out.Columns = append(out.Columns, features.NewColumn(fd.Name, fd.Type, 0))
+	}
+	err = f.ReadFrames(parquet.FrameSpec{Key: ent.JoinKey, KeyType: ent.KeyType, Time: parquet.EventTimestamp, Created: true, Columns: fields}, func(fr *features.Frame) error {
+		for r := range fr.Time {
+			out.Key.AppendRow(fr.Key, r)
+			out.Time = append(out.Time, fr.Time[r])
+			out.Created = append(out.Created, fr.Created[r])
+			for k, c := range out.Columns {
+				c.AppendRow(fr.Columns[k], r)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return out
+}
+
+// expectOnlineEqualsOffline reads every entity of the newest window through
+// the serving library and compares each feature with the offline row.
+func (s *stack) expectOnlineEqualsOffline(view string, newest time.Time) {
+	s.t.Helper()
+	v, _ := s.reg.View(view)
+	off := s.readWindow(view, newest)
+	r, err := serving.New(s.reg, s.stores.Online, serving.Options{Now: func() time.Time { return newest.Add(time.Hour) }})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer r.Close()
+	var refs []string
+	for _, f := range v.Features() {
+		refs = append(refs, view+":"+f.Name)
+	}
+	keys := make([]features.Value, off.Len())
+	for i := range keys {
+		keys[i] = off.Key.Value(i)
+	}
+	res, err := r.Get(context.Background(), refs, serving.Entities{s.reg.EntityOf(v).JoinKey: keys})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for i := range keys {
+		for j, c := range off.Columns {
+			got := res.Rows[i][j]
+			if got.Status != serving.Present || !got.Value.Equal(c.Value(i)) || !got.EventTime.Equal(newest) {
+				s.t.Fatalf("%s %s %s: online %s (%s at %s), offline %s at %s", view, keys[i], c.Name, got.Value, got.Status, got.EventTime, c.Value(i), newest)
+			}
+		}
+	}
+}
+
+func TestBackfillRerunRetryAndOnlineParity(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	// The first push fails once: Temporal retries the activity.
+	var failed atomic.Int32
+	w := s.worker(func(a *activities.Activities) { a.Online = &flakyOnline{Online: a.Online, failures: &failed} })
+	defer w.Stop()
+
+	changes, err := app.Apply(ctx, s.client, s.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 3 || changes[0].Action != "created" {
+		t.Fatalf("first apply: %v", changes)
+	}
+	if again, err := app.Apply(ctx, s.client, s.reg); err != nil || again[0].Action != "unchanged" {
+		t.Fatalf("second apply: %v %v", again, err)
+	}
+
+	from, to := s.today.Add(-3*24*time.Hour), s.today
+	run := s.backfill("user_orders", from, to, 2)
+	var p workflows.Progress
+	if err := run.Get(ctx, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Total != 3 || p.Done != 3 || p.Failed != 0 {
+		t.Fatalf("progress %+v", p)
+	}
+	if failed.Load() == 0 {
+		t.Fatal("the flaky push never failed: the retry path was not exercised")
+	}
+	ends := []time.Time{from.Add(24 * time.Hour), from.Add(48 * time.Hour), to}
+	s.expectWindows("user_orders", ends)
+	s.expectOnlineEqualsOffline("user_orders", to)
+
+	// Re-running a window replaces it: same files, same rows.
+	v, _ := s.reg.View("user_orders")
+	wr, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.MaterializeID("user_orders", to), TaskQueue: workflows.TaskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE}, workflows.MaterializeWorkflow, workflows.InputFor(v, to))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res workflows.MaterializeResult
+	if err := wr.Get(ctx, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Online.Written != int(res.Rows) || res.Online.Stale != 0 {
+		t.Errorf("re-run online stats %+v: a newer created_timestamp must replace the value", res.Online)
+	}
+	s.expectWindows("user_orders", ends)
+	s.expectOnlineEqualsOffline("user_orders", to)
+
+	// The UI's backfill action is the schedule's backfill API: its runs
+	// carry the nominal times, hence the same ids and windows.
+	h := s.client.ScheduleClient().GetHandle(ctx, workflows.ScheduleID("product_sales"))
+	if err := h.Backfill(ctx, client.ScheduleBackfillOptions{Backfill: []client.ScheduleBackfill{{
+		Start: s.today.Add(-2 * 24 * time.Hour), End: s.today, Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL}}}); err != nil {
+		t.Fatal(err)
+	}
+	psEnds := []time.Time{s.today.Add(-2 * 24 * time.Hour), s.today.Add(-24 * time.Hour), s.today}
+	for _, e := range psEnds {
+		waitWorkflow(t, s.client, workflows.MaterializeID("product_sales", e))
+	}
+	s.expectWindows("product_sales", psEnds)
+	s.expectOnlineEqualsOffline("product_sales", s.today)
+
+	// The UI answers for the namespace's schedules.
+	body := httpGet(t, temporalSrv.UIURL()+"/api/v1/namespaces/"+temporalSrv.Namespace()+"/schedules")
+	for _, view := range []string{"user_orders", "user_activity", "product_sales"} {
+		if !strings.Contains(body, workflows.ScheduleID(view)) {
+			t.Errorf("Temporal UI API does not list schedule of %s: %.300s", view, body)
+		}
+	}
+}
+
+func TestScheduleTriggerRunsItsNominalWindow(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	w := s.worker(nil)
+	defer w.Stop()
+	if _, err := app.Apply(ctx, s.client, s.reg); err != nil {
+		t.Fatal(err)
+	}
+	h := s.client.ScheduleClient().GetHandle(ctx, workflows.ScheduleID("user_activity"))
+	before := time.Now().UTC()
+	if err := h.Trigger(ctx, client.ScheduleTriggerOptions{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL}); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	deadline := time.Now().Add(30 * time.Second)
+	for id == "" && time.Now().Before(deadline) {
+		d, err := h.Describe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range d.Info.RecentActions {
+			id = a.StartWorkflowResult.WorkflowID
+		}
+		for _, r := range d.Info.RunningWorkflows {
+			id = r.WorkflowID
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.HasPrefix(id, "materialize-user_activity-") {
+		t.Fatalf("triggered workflow id %q", id)
+	}
+	nominal, err := time.Parse(time.RFC3339, strings.TrimPrefix(id, "materialize-user_activity-"))
+	if err != nil || nominal.Before(before.Add(-time.Second)) {
+		t.Fatalf("id %s does not carry the trigger's nominal time (%v)", id, err)
+	}
+	var res workflows.MaterializeResult
+	if err := s.client.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
+		t.Fatal(err)
+	}
+	if want := nominal.Truncate(time.Hour); !res.WindowEnd.Equal(want) {
+		t.Fatalf("trigger at %s computed window %s, want %s", nominal, res.WindowEnd, want)
+	}
+}
+
+func TestWorkerRestartMidBackfill(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	slow := func(a *activities.Activities) { a.Sources = slowSource{a.Sources} }
+	w1 := s.worker(slow)
+	to := time.Now().UTC().Truncate(time.Hour)
+	from := to.Add(-8 * time.Hour)
+	run := s.backfill("user_activity", from, to, 1)
+	// Stop the first worker once a window is done and more are pending.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		v, err := s.client.QueryWorkflow(ctx, run.GetID(), "", workflows.ProgressQuery)
+		var p workflows.Progress
+		if err == nil && v.Get(&p) == nil && p.Done >= 2 {
+			if p.Done == p.Total {
+				t.Fatal("backfill finished before the worker could be stopped")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	w1.Stop()
+	w2 := s.worker(nil)
+	defer w2.Stop()
+	var p workflows.Progress
+	if err := run.Get(ctx, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Done != 8 || p.Failed != 0 {
+		t.Fatalf("progress after restart %+v", p)
+	}
+	var ends []time.Time
+	for i := 1; i <= 8; i++ {
+		ends = append(ends, from.Add(time.Duration(i)*time.Hour))
+	}
+	s.expectWindows("user_activity", ends)
+	s.expectOnlineEqualsOffline("user_activity", to)
+}
+
+func TestBadInputFailsWithoutRetries(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	var reads atomic.Int32
+	w := s.worker(func(a *activities.Activities) { a.Sources = countingSource{a.Sources, &reads} })
+	defer w.Stop()
+	v, _ := s.reg.View("user_orders")
+	end := s.today.Add(-5 * 24 * time.Hour)
+	// A source folder that does not exist is a configuration error.
+	srcRoot := filepath.Join(filepath.Dir(s.stores.Offline.Root()), "raw", "orders")
+	if err := os.RemoveAll(srcRoot); err != nil {
+		t.Fatal(err)
+	}
+	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.MaterializeID("user_orders", end), TaskQueue: workflows.TaskQueue},
+		workflows.MaterializeWorkflow, workflows.InputFor(v, end))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = run.Get(ctx, nil)
+	if !hasAppErrorType(err, activities.ErrTypeBadInput) || !strings.Contains(err.Error(), "source orders") {
+		t.Fatalf("err %v, want a BadInput error naming the source", err)
+	}
+	if n := reads.Load(); n != 1 {
+		t.Fatalf("source read %d times: bad input must not be retried", n)
+	}
+}
+
+// flakyOnline fails the first write it sees, as a dropped connection would.
+type flakyOnline struct {
+	activities.Online
+	failures *atomic.Int32
+}
+
+func (f *flakyOnline) Write(ctx context.Context, view string, fr *features.Frame) (activities.OnlineStats, error) {
+	if f.failures.Load() < 1 {
+		f.failures.Add(1)
+		return activities.OnlineStats{}, errors.New("injected: connection reset by peer")
+	}
+	return f.Online.Write(ctx, view, fr)
+}
+
+// hasAppErrorType reports whether an application error of type typ is in
+// err's chain (workflows wrap their activities' errors with context).
+func hasAppErrorType(err error, typ string) bool {
+	for err != nil {
+		var appErr *temporal.ApplicationError
+		if !errors.As(err, &appErr) {
+			return false
+		}
+		if appErr.Type() == typ {
+			return true
+		}
+		err = appErr.Unwrap()
+	}
+	return false
+}
+
+type slowSource struct{ pipeline.SourceReader }
+
+func (s slowSource) Read(ctx context.Context, src *features.Source, from, to time.Time) (*features.Frame, error) {
+	time.Sleep(300 * time.Millisecond)
+	return s.SourceReader.Read(ctx, src, from, to)
+}
+
+type countingSource struct {
+	pipeline.SourceReader
+	n *atomic.Int32
+}
+
+func (c countingSource) Read(ctx context.Context, src *features.Source, from, to time.Time) (*features.Frame, error) {
+	c.n.Add(1)
+	return c.SourceReader.Read(ctx, src, from, to)
+}
+
+func waitWorkflow(t *testing.T, c client.Client, id string) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		err := c.GetWorkflow(ctx, id, "").Get(ctx, nil)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("workflow %s: %v", id, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %s", url, resp.Status, b)
+	}
+	var js any
+	if json.Unmarshal(b, &js) != nil {
+		t.Fatalf("GET %s: not JSON: %.200s", url, b)
+	}
+	return string(b)
+}
