@@ -23,7 +23,7 @@ build:
 
 # Benchmarks print ratios against a baseline measured in the same run.
 bench: bench-join
-	$(GO) test -run '^$$' -bench . -benchmem ./features/... ./store/...
+	$(GO) test -run '^$$' -bench . -benchmem ./features/... ./store/... ./serving/... ./internal/...
 
 # Training-set join vs DuckDB's ASOF join over the same Parquet files
 # (bench/ is its own module so the main module never links DuckDB).

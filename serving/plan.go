@@ -1,7 +1,8 @@
 package serving
 
 import (
-	"strings"
+	"hash/maphash"
+	"slices"
 	"sync"
 
 	"github.com/skewfree/skewfree/features"
@@ -11,6 +12,7 @@ import (
 // they need, and where each requested feature sits in its view's value.
 // Plans are immutable and cached per distinct feature list.
 type plan struct {
+	raw      []string // the feature list as requested
 	refs     []features.FeatureRef
 	views    []viewPlan
 	joinKeys []joinKey
@@ -39,26 +41,39 @@ type colPlan struct {
 // hostile caller could send endless distinct valid ones.
 const maxPlans = 4096
 
+// planCache finds plans by a hash of the feature list, checked against the
+// list itself, so a hit costs no allocation.
 type planCache struct {
+	seed  maphash.Seed
 	mu    sync.RWMutex
-	plans map[string]*plan
+	n     int
+	plans map[uint64][]*plan
 }
 
 func (r *Reader) planFor(refs []string) (*plan, error) {
-	id := strings.Join(refs, "\x00")
-	r.plans.mu.RLock()
-	p, ok := r.plans.plans[id]
-	r.plans.mu.RUnlock()
-	if ok {
-		return p, nil
+	var h maphash.Hash
+	h.SetSeed(r.plans.seed)
+	for _, ref := range refs {
+		h.WriteString(ref)
+		h.WriteByte(0)
 	}
+	id := h.Sum64()
+	r.plans.mu.RLock()
+	for _, p := range r.plans.plans[id] {
+		if slices.Equal(p.raw, refs) {
+			r.plans.mu.RUnlock()
+			return p, nil
+		}
+	}
+	r.plans.mu.RUnlock()
 	p, err := r.newPlan(refs)
 	if err != nil {
 		return nil, err
 	}
 	r.plans.mu.Lock()
-	if len(r.plans.plans) < maxPlans {
-		r.plans.plans[id] = p
+	if r.plans.n < maxPlans {
+		r.plans.plans[id] = append(r.plans.plans[id], p)
+		r.plans.n++
 	}
 	r.plans.mu.Unlock()
 	return p, nil
@@ -72,7 +87,7 @@ func (r *Reader) newPlan(refs []string) (*plan, error) {
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}
-	p := &plan{refs: parsed, cols: make([]colPlan, len(parsed))}
+	p := &plan{raw: slices.Clone(refs), refs: parsed, cols: make([]colPlan, len(parsed))}
 	viewIdx := map[string]int{}
 	for i, ref := range parsed {
 		vi, ok := viewIdx[ref.View]

@@ -3,8 +3,10 @@ package serving
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/maypok86/otter/v2"
 
@@ -46,7 +48,7 @@ func New(reg *features.Registry, store Store, opts Options) (*Reader, error) {
 		return nil, err
 	}
 	opts.init()
-	r := &Reader{reg: reg, store: store, opts: opts, plans: planCache{plans: map[string]*plan{}}}
+	r := &Reader{reg: reg, store: store, opts: opts, plans: planCache{seed: maphash.MakeSeed(), plans: map[uint64][]*plan{}}}
 	if opts.CacheEntries > 0 {
 		c, err := otter.New(&otter.Options[string, *entry]{
 			MaximumSize:      opts.CacheEntries,
@@ -190,20 +192,29 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 	}
 	now := features.Micros(r.opts.Now())
 	cells := make([]FeatureValue, rows*len(p.cols))
+	// Status and event time are per (row, view): work them out once.
+	status := make([]Status, nv)
+	times := make([]time.Time, nv)
 	for i := range rows {
-		row := cells[i*len(p.cols) : (i+1)*len(p.cols)]
-		for j, c := range p.cols {
-			e := entries[i*nv+c.view]
+		for v := range nv {
+			e := entries[i*nv+v]
+			status[v], times[v] = NotFound, time.Time{}
 			if !e.found {
-				continue // NotFound, null, zero time
-			}
-			row[j].EventTime = features.FromMicros(e.h.EventMicros)
-			if ttl := p.views[c.view].ttl; ttl > 0 && now-ttl > e.h.EventMicros {
-				row[j].Status = OutsideMaxAge
 				continue
 			}
-			row[j].Status = Present
-			row[j].Value = e.vals[c.pos]
+			times[v] = features.FromMicros(e.h.EventMicros)
+			if ttl := p.views[v].ttl; ttl > 0 && now-ttl > e.h.EventMicros {
+				status[v] = OutsideMaxAge
+			} else {
+				status[v] = Present
+			}
+		}
+		row := cells[i*len(p.cols) : (i+1)*len(p.cols) : (i+1)*len(p.cols)]
+		for j, c := range p.cols {
+			row[j].Status, row[j].EventTime = status[c.view], times[c.view]
+			if status[c.view] == Present {
+				row[j].Value = entries[i*nv+c.view].vals[c.pos]
+			}
 		}
 		res.Rows[i] = row
 	}

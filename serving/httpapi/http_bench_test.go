@@ -1,0 +1,137 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/skewfree/skewfree/internal/testenv"
+	"github.com/skewfree/skewfree/serving"
+	"github.com/skewfree/skewfree/serving/httpapi"
+	redisstore "github.com/skewfree/skewfree/store/redis"
+)
+
+// loadDuration is how long each side of BenchmarkHTTPLoad runs: 10s as the
+// issue asks, or SKEWFREE_BENCH_DURATION (e.g. 2s while developing).
+func loadDuration(b *testing.B) time.Duration {
+	if s := os.Getenv("SKEWFREE_BENCH_DURATION"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			b.Fatalf("SKEWFREE_BENCH_DURATION: %v", err)
+		}
+		return d
+	}
+	return 10 * time.Second
+}
+
+// BenchmarkHTTPLoad drives the HTTP service with 32 concurrent clients over
+// loopback (1 entity × 50 features from 5 views, random users, no cache)
+// and then the library in-process with 32 goroutines doing the same reads,
+// each for loadDuration. It reports requests/s and p50/p99 of both, and the
+// HTTP/library throughput ratio (goal ≥ 0.5). It runs once whatever b.N.
+func BenchmarkHTTPLoad(b *testing.B) {
+	const clients = 32
+	srv := testenv.StartRedis(b)
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr, PoolSize: 2 * clients})
+	b.Cleanup(func() { c.Close() })
+	reg := testenv.WideRegistry(5, 50, 0)
+	store, err := redisstore.New(c, reg, redisstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	users := make([]string, 1000)
+	for i := range users {
+		users[i] = fmt.Sprintf("u%06d", i)
+	}
+	now := time.Now().UTC()
+	var refs []string
+	for _, v := range reg.Views() {
+		f := testenv.Frame(b, reg, v.Name, serving.StringKeys(users...), now, now, testenv.Sample(1))
+		if _, err := store.Write(context.Background(), v.Name, f); err != nil {
+			b.Fatal(err)
+		}
+		for _, ft := range v.Features()[:10] {
+			refs = append(refs, v.Name+":"+ft.Name)
+		}
+	}
+	reader, err := serving.New(reg, store, serving.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := httpapi.New(reg, reader, store, httpapi.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	bodies := make([][]byte, len(users))
+	for i, u := range users {
+		bodies[i], _ = json.Marshal(map[string]any{"full_feature_names": true, "features": refs, "entities": map[string][]string{"user_id": {u}}})
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
+	d := loadDuration(b)
+
+	// run calls op from 32 goroutines for d and returns ops/s and latencies.
+	run := func(op func(i int) error) (float64, *testenv.Latencies) {
+		var lat testenv.Latencies
+		var wg sync.WaitGroup
+		var once sync.Once
+		var firstErr error
+		deadline := time.Now().Add(d)
+		start := time.Now()
+		for w := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; time.Now().Before(deadline); i += clients {
+					t := time.Now()
+					if err := op(i % len(users)); err != nil {
+						once.Do(func() { firstErr = err })
+						return
+					}
+					lat.Add(time.Since(t))
+				}
+			}()
+		}
+		wg.Wait()
+		if firstErr != nil {
+			b.Fatal(firstErr)
+		}
+		return float64(lat.Len()) / time.Since(start).Seconds(), &lat
+	}
+	b.ResetTimer()
+	httpRate, httpLat := run(func(i int) error {
+		resp, err := client.Post(ts.URL+"/get-online-features", "application/json", bytes.NewReader(bodies[i]))
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return err
+	})
+	libRate, libLat := run(func(i int) error {
+		_, err := reader.Get(context.Background(), refs, serving.Entities{"user_id": serving.StringKeys(users[i])})
+		return err
+	})
+	b.StopTimer()
+	b.ReportMetric(httpRate, "http-req/s")
+	b.ReportMetric(httpLat.Percentile(50)/1e3, "http-p50-µs")
+	b.ReportMetric(httpLat.Percentile(99)/1e3, "http-p99-µs")
+	b.ReportMetric(libRate, "lib-req/s")
+	b.ReportMetric(libLat.Percentile(50)/1e3, "lib-p50-µs")
+	b.ReportMetric(libLat.Percentile(99)/1e3, "lib-p99-µs")
+	b.ReportMetric(httpRate/libRate, "http/lib")
+}
