@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -190,8 +191,57 @@ func TestUnavailableAndRecovery(t *testing.T) {
 	}
 }
 
+func newClusterEnv(t *testing.T) *env {
+	t.Helper()
+	c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: testenv.StartRedisCluster(t, 3)})
+	t.Cleanup(func() { c.Close() })
+	reg := demo.Registry()
+	s, err := redisstore.New(c, reg, redisstore.Options{Prefix: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{reg: reg, store: s}
+}
+
+// TestCluster reads many entities of two entity types over a 3-node
+// cluster in one Get.
+func TestCluster(t *testing.T) {
+	e := newClusterEnv(t)
+	now := time.Now().UTC().Truncate(time.Hour)
+	var users []string
+	var products []int64
+	for i := range 200 {
+		users = append(users, "u"+strconv.Itoa(i))
+		products = append(products, int64(i))
+	}
+	e.write(t, "user_orders", serving.StringKeys(users...), now, 1)
+	e.write(t, "product_sales", serving.IntKeys(products...), now, 2)
+	r, _ := serving.New(e.reg, e.store, serving.Options{})
+	res, err := r.GetService(context.Background(), "recommender", serving.Entities{
+		"user_id": serving.StringKeys(users...), "product_id": serving.IntKeys(products...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, row := range res.Rows {
+		for j, fv := range row {
+			want := serving.Present
+			if res.Features[j].View == "user_activity" {
+				want = serving.NotFound
+			}
+			if fv.Status != want || (want == serving.Present && !fv.EventTime.Equal(now)) {
+				t.Fatalf("row %d %s: %+v, want %s", i, res.Features[j], fv, want)
+			}
+		}
+	}
+}
+
 func TestCacheInvalidatedByWrites(t *testing.T) {
-	e := newEnv(t)
+	for name, newEnv := range map[string]func(*testing.T) *env{"single": newEnv, "cluster": newClusterEnv} {
+		t.Run(name, func(t *testing.T) { testCacheInvalidatedByWrites(t, newEnv(t)) })
+	}
+}
+
+func testCacheInvalidatedByWrites(t *testing.T, e *env) {
 	now := time.Now().UTC()
 	e.write(t, "user_orders", serving.StringKeys("u1"), now.Add(-2*time.Hour), 1)
 	r, err := serving.New(e.reg, e.store, serving.Options{CacheEntries: 1000})
@@ -259,5 +309,61 @@ func TestNoHeavyDeps(t *testing.T) {
 		if strings.HasPrefix(dep, "go.temporal.io") || strings.HasPrefix(dep, "cloud.google.com") {
 			t.Errorf("serving links %s", dep)
 		}
+	}
+}
+
+// TestCacheSurvivesRedisRestart checks that the write signal subscription
+// comes back after Redis does, so the cache keeps being invalidated.
+func TestCacheSurvivesRedisRestart(t *testing.T) {
+	e := newEnv(t)
+	r, err := serving.New(e.reg, e.store, serving.Options{CacheEntries: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	get := func() (serving.FeatureValue, error) {
+		res, err := r.Get(context.Background(), []string{"user_orders:order_count_7d"}, serving.Entities{"user_id": serving.StringKeys("u1")})
+		if err != nil {
+			return serving.FeatureValue{}, err
+		}
+		return res.Rows[0][0], nil
+	}
+	e.srv.Stop()
+	if _, err := get(); !errors.Is(err, serving.ErrUnavailable) {
+		t.Fatalf("with Redis down: %v", err)
+	}
+	e.srv.Start()
+	// Once the subscription is back, u1's NOT_FOUND stays cached: a
+	// failing subscription would reset the cache at least every 2s, so
+	// 2.5s of uninterrupted hits show it is healthy again.
+	deadline := time.Now().Add(15 * time.Second)
+	stableSince := time.Time{}
+	for time.Since(stableSince) < 2500*time.Millisecond || stableSince.IsZero() {
+		before := r.Stats().CacheHits
+		v, err := get()
+		switch {
+		case err == nil && v.Status == serving.NotFound && r.Stats().CacheHits == before+1:
+			if stableSince.IsZero() {
+				stableSince = time.Now()
+			}
+		default:
+			stableSince = time.Time{}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cache never stable after restart: %+v", r.Stats())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// ...so only the write signal can drop it now.
+	e.write(t, "user_orders", serving.StringKeys("u1"), time.Now().UTC().Add(-time.Hour), 5)
+	deadline = time.Now().Add(time.Second)
+	for {
+		if v, err := get(); err == nil && v.Value.Int64() == 5000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("cache not invalidated after Redis came back")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
