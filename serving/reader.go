@@ -177,8 +177,26 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 			r.storeErrors.Add(1)
 			return nil, fmt.Errorf("serving: %w: %w", ErrUnavailable, err)
 		}
+		// Without a cache, entries live only for this call: decode them all
+		// into one slice rather than one allocation each. (Cached entries
+		// get their own, or one would pin a whole request's values.)
+		var backing []features.Value
+		if r.cache == nil {
+			n := 0
+			for _, i := range miss {
+				n += len(p.views[i%nv].types)
+			}
+			backing = make([]features.Value, 0, n)
+		}
 		for j, i := range miss {
-			e := r.decode(raw[j], &p.views[i%nv])
+			var dst []features.Value
+			if backing != nil {
+				dst = backing[len(backing):len(backing):cap(backing)]
+			}
+			e := r.decode(raw[j], &p.views[i%nv], dst)
+			if backing != nil && e.found {
+				backing = backing[:len(backing)+len(e.vals)]
+			}
 			entries[i] = e
 			if r.cache != nil && r.gen.Load() == gen {
 				r.cache.Set(keys[i], e)
@@ -224,11 +242,15 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 // decode turns a raw value into an entry, checking it against the view's
 // current definition. The entry owns its values (strings share raw's memory),
 // so it can be cached and shared.
-func (r *Reader) decode(raw string, v *viewPlan) *entry {
+// dst, when not nil, is where the values go.
+func (r *Reader) decode(raw string, v *viewPlan, dst []features.Value) *entry {
 	if raw == "" {
 		return notFound
 	}
-	h, vals, err := onlinecodec.Decode(raw, make([]features.Value, 0, len(v.types)))
+	if dst == nil {
+		dst = make([]features.Value, 0, len(v.types))
+	}
+	h, vals, err := onlinecodec.Decode(raw, dst)
 	if err != nil {
 		r.unreadable.Add(1)
 		r.opts.Logger.Warn("serving: unreadable online value", "view", v.name, "err", err)
