@@ -31,5 +31,4 @@ bench-join:
 	cd bench && $(GO) run -mod=mod ./cmd/joinbench
 
 dev:
-	@echo "make dev: the local stack (embedded Temporal, Redis, worker, serving) is not built yet;"
-	@echo "for now try: go run ./starter generate && go run ./starter materialize --local --view user_orders --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z"
+	$(GO) run ./dev

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
@@ -56,6 +57,7 @@ type Server struct {
 	frontendAddr string
 	uiURL        string
 	namespace    string
+	stopping     *atomic.Bool
 }
 
 const host = "127.0.0.1"
@@ -146,9 +148,10 @@ func Start(ctx context.Context, opt Options) (*Server, error) {
 	w.RPC.MembershipPort = wp[0]
 	cfg.Services["worker"] = w
 
+	stopping := new(atomic.Bool)
 	var logger log.Logger = log.NewNoopLogger()
 	if opt.Logger != nil {
-		logger = slogAdapter(opt.Logger)
+		logger = slogAdapter(opt.Logger, stopping)
 	}
 	authorizer, err := authorization.GetAuthorizerFromConfig(&cfg.Global.Authorization)
 	if err != nil {
@@ -175,7 +178,7 @@ func Start(ctx context.Context, opt Options) (*Server, error) {
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("dev server: start: %w", err)
 	}
-	s := &Server{srv: srv, frontendAddr: frontend, namespace: opt.Namespace}
+	s := &Server{srv: srv, frontendAddr: frontend, namespace: opt.Namespace, stopping: stopping}
 	if err := s.waitReady(ctx); err != nil {
 		s.Stop()
 		return nil, err
@@ -216,6 +219,7 @@ func (s *Server) Namespace() string { return s.namespace }
 
 // Stop shuts the UI and the server down.
 func (s *Server) Stop() {
+	s.stopping.Store(true)
 	if s.ui != nil {
 		s.ui.Stop()
 	}

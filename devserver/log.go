@@ -3,16 +3,22 @@ package devserver
 import (
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
 )
 
-// serverLogger passes the server's warnings and errors to slog; its debug and
-// info lines are the server's own business and would drown the dev output.
-type serverLogger struct{ l *slog.Logger }
+// serverLogger passes the server's errors to slog; its debug, info and
+// warning lines are the server's own business and would drown the dev
+// output. Once the server is stopping, nothing passes: every service
+// complains about the others going away.
+type serverLogger struct {
+	l       *slog.Logger
+	stopped *atomic.Bool
+}
 
-func slogAdapter(l *slog.Logger) log.Logger { return serverLogger{l} }
+func slogAdapter(l *slog.Logger, stopped *atomic.Bool) log.Logger { return serverLogger{l, stopped} }
 
 func attrs(tags []tag.Tag) []any {
 	out := make([]any, 0, 2*len(tags))
@@ -24,11 +30,11 @@ func attrs(tags []tag.Tag) []any {
 
 func (s serverLogger) Debug(string, ...tag.Tag) {}
 func (s serverLogger) Info(string, ...tag.Tag)  {}
-func (s serverLogger) Warn(msg string, tags ...tag.Tag) {
-	s.l.Warn("temporal: "+msg, attrs(tags)...)
-}
+func (s serverLogger) Warn(string, ...tag.Tag)  {}
 func (s serverLogger) Error(msg string, tags ...tag.Tag) {
-	s.l.Error("temporal: "+msg, attrs(tags)...)
+	if !s.stopped.Load() {
+		s.l.Error("temporal: "+msg, attrs(tags)...)
+	}
 }
 func (s serverLogger) DPanic(msg string, tags ...tag.Tag) { s.Error(msg, tags...) }
 func (s serverLogger) Panic(msg string, tags ...tag.Tag) {

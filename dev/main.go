@@ -1,0 +1,255 @@
+// Command dev runs the whole of Skewfree on one machine with nothing
+// installed but Go (`make dev`): an embedded Temporal server with its Web UI,
+// Redis, a local offline store, sample data, the worker, the schedules, a
+// backfill of the last 7 days, and the reader service. Ctrl-C stops it all.
+//
+// State lives under .state/ (delete it to start over): Temporal's SQLite
+// database, the raw data, the offline store, and Redis's dump when a
+// redis-server is started here.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/skewfree/skewfree/app"
+	"github.com/skewfree/skewfree/devserver"
+	"github.com/skewfree/skewfree/features"
+	"github.com/skewfree/skewfree/features/demo"
+	"github.com/skewfree/skewfree/serving"
+	"github.com/skewfree/skewfree/serving/httpapi"
+	"github.com/skewfree/skewfree/workflows"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := run(log); err != nil {
+		fmt.Fprintln(os.Stderr, "dev:", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
+	state := flag.String("state", ".state", "folder for all local state")
+	temporalPort := flag.Int("temporal-port", 7233, "Temporal frontend port")
+	uiPort := flag.Int("ui-port", 8233, "Temporal Web UI port")
+	servingAddr := flag.String("serving-addr", "127.0.0.1:6566", "reader service address")
+	users := flag.Int("users", 1000, "sample users")
+	days := flag.Int("days", 7, "days to backfill")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	abs, err := filepath.Abs(*state)
+	if err != nil {
+		return err
+	}
+	reg := demo.Registry()
+
+	log.Info("starting Temporal (embedded, SQLite)", "state", filepath.Join(abs, "temporal"))
+	ts, err := devserver.Start(ctx, devserver.Options{
+		StateDir: filepath.Join(abs, "temporal"), FrontendPort: *temporalPort, UIPort: *uiPort, Logger: log,
+		SearchAttributes: map[string]enumspb.IndexedValueType{
+			workflows.ViewAttr.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+			workflows.WindowEndAttr.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("%w (is another `make dev` or Temporal server running? try -temporal-port and -ui-port)", err)
+	}
+	defer ts.Stop()
+
+	redisURL, stopRedis, err := startRedis(ctx, log, filepath.Join(abs, "redis"))
+	if err != nil {
+		return err
+	}
+	defer stopRedis()
+
+	cfg := app.Config{
+		TemporalAddress: ts.FrontendAddr(), Namespace: ts.Namespace(), RedisURL: redisURL,
+		Offline: "file://" + filepath.Join(abs, "offline"), Source: "file://" + filepath.Join(abs, "raw"), Logger: log,
+	}
+	stores, err := app.OpenStores(ctx, reg, cfg)
+	if err != nil {
+		return err
+	}
+	defer stores.Close()
+
+	// Sample data through the end of today, so the newest windows are fresh.
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	if _, err := os.Stat(filepath.Join(abs, "raw")); errors.Is(err, os.ErrNotExist) {
+		log.Info("generating sample data", "users", *users, "days", *days+1)
+		frames, err := demo.Generate(demo.GenOptions{Users: *users, Products: 200, Days: *days + 1, Start: today.Add(-time.Duration(*days) * 24 * time.Hour)})
+		if err != nil {
+			return err
+		}
+		for _, name := range []string{"orders", "page_views"} {
+			src, _ := reg.Source(name)
+			if _, err := stores.Sources.Write(ctx, src, frames[name]); err != nil {
+				return err
+			}
+		}
+	}
+
+	c, err := app.Dial(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	w := app.NewWorker(c, reg, stores, log)
+	if err := w.Start(); err != nil {
+		return err
+	}
+	defer w.Stop()
+	changes, err := app.Apply(ctx, c, reg)
+	if err != nil {
+		return err
+	}
+	for _, ch := range changes {
+		log.Info("schedule " + ch.String())
+	}
+
+	// The reader service, as serving/server runs it.
+	reader, err := serving.New(reg, stores.Online, serving.Options{CacheEntries: 100_000, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer reader.Close()
+	h, err := httpapi.New(reg, reader, stores.Online, httpapi.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", *servingAddr)
+	if err != nil {
+		return fmt.Errorf("reader service: %w (try -serving-addr)", err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := httpapi.Serve(ctx, l, h, 5*time.Second); err != nil {
+			log.Error("reader service", "error", err)
+		}
+	}()
+
+	log.Info("backfilling the last days of every view", "days", *days)
+	if err := backfillAll(ctx, c, reg, today, *days, log); err != nil {
+		return err
+	}
+
+	fmt.Printf(`
+Skewfree is up.
+
+  Temporal UI      %s/namespaces/%s/schedules
+  Temporal         %s (namespace %s, task queue %s)
+  Reader service   http://%s  (/healthz /readyz /metrics /catalog)
+  Redis            %s
+  Offline store    %s
+
+Try:
+  curl -s http://%s/get-online-features -d '{"feature_service":"fraud_model","entities":{"user_id":["%s","%s"]},"full_feature_names":true}'
+
+  TEMPORAL_ADDRESS=%s SKEWFREE_REDIS_URL=%s go run ./starter backfill --view product_sales --from %s --to %s --wait
+
+Ctrl-C stops everything.
+`, ts.UIURL(), ts.Namespace(), ts.FrontendAddr(), ts.Namespace(), workflows.TaskQueue, l.Addr(), redisURL, cfg.Offline,
+		l.Addr(), demo.UserID(1), demo.UserID(2), ts.FrontendAddr(), redisURL,
+		today.Add(-48*time.Hour).Format(time.RFC3339), today.Format(time.RFC3339))
+
+	<-ctx.Done()
+	log.Info("stopping")
+	wg.Wait()
+	return nil
+}
+
+// backfillAll runs one backfill per view over the last days and waits.
+func backfillAll(ctx context.Context, c client.Client, reg *features.Registry, today time.Time, days int, log *slog.Logger) error {
+	var runs []client.WorkflowRun
+	for _, v := range reg.Views() {
+		to := today
+		if v.Cadence == features.Hourly {
+			to = time.Now().UTC().Truncate(time.Hour)
+		}
+		from := to.Add(-time.Duration(days) * 24 * time.Hour)
+		in := workflows.BackfillInputFor(workflows.InputFor(v, time.Time{}), from, to, 4)
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: workflows.BackfillID(v.Name, from, to), TaskQueue: workflows.TaskQueue,
+			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		}, workflows.BackfillWorkflow, in)
+		if err != nil {
+			return fmt.Errorf("backfill %s: %w", v.Name, err)
+		}
+		runs = append(runs, run)
+	}
+	for _, run := range runs {
+		var p workflows.Progress
+		if err := run.Get(ctx, &p); err != nil {
+			return fmt.Errorf("%s: %w", run.GetID(), err)
+		}
+		log.Info("backfill done", "workflow", run.GetID(), "windows", p.Done)
+	}
+	return nil
+}
+
+// startRedis picks the online store: SKEWFREE_REDIS_URL if set; else a
+// redis-server started here when one is installed; else an embedded
+// Redis-compatible server (miniredis), which is enough to try things but
+// not to measure them.
+func startRedis(ctx context.Context, log *slog.Logger, dir string) (string, func(), error) {
+	if url := os.Getenv("SKEWFREE_REDIS_URL"); url != "" {
+		return url, func() {}, nil
+	}
+	if bin, err := exec.LookPath("redis-server"); err == nil {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", nil, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", nil, err
+		}
+		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "60 1", "--appendonly", "no")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+		if err := cmd.Start(); err != nil {
+			return "", nil, fmt.Errorf("start redis-server: %w", err)
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		for i := 0; ; i++ {
+			if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
+				c.Close()
+				break
+			}
+			if i > 100 {
+				_ = cmd.Process.Kill()
+				return "", nil, fmt.Errorf("redis-server on %s did not come up", addr)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		log.Info("started redis-server", "addr", addr)
+		return "redis://" + addr, func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }, nil
+	}
+	m := miniredis.NewMiniRedis()
+	if err := m.Start(); err != nil {
+		return "", nil, fmt.Errorf("embedded redis: %w", err)
+	}
+	log.Warn("no redis-server on PATH: using an embedded Redis-compatible server (install redis-server for real numbers)", "addr", m.Addr())
+	return "redis://" + m.Addr(), m.Close, nil
+}
