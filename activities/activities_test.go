@@ -1,0 +1,150 @@
+package activities_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/skewfree/skewfree/activities"
+	"github.com/skewfree/skewfree/features"
+	"github.com/skewfree/skewfree/features/demo"
+	"github.com/skewfree/skewfree/store/parquet"
+)
+
+var start = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+func setup(t *testing.T) (*activities.Activities, *parquet.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	reg := demo.Registry()
+	src, err := parquet.OpenSources(filepath.Join(dir, "raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames, err := demo.Generate(demo.GenOptions{Users: 300, Products: 40, Days: 5, Start: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, fr := range frames {
+		s, _ := reg.Source(name)
+		if _, err := src.Write(context.Background(), s, fr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	off, err := parquet.Open(filepath.Join(dir, "offline"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &activities.Activities{Registry: reg, Sources: src, Offline: off}, off
+}
+
+func keysOf(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := parquet.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var keys []string
+	err = f.ReadFrames(parquet.FrameSpec{Key: "user_id", KeyType: features.String, Time: parquet.EventTimestamp}, func(fr *features.Frame) error {
+		keys = append(keys, fr.Key.Strings...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// Shards of a window together hold exactly the rows of the unsharded window,
+// each key in one shard, and committing removes what an earlier run left.
+func TestShardsPartitionTheWindow(t *testing.T) {
+	a, off := setup(t)
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	end := start.Add(4 * 24 * time.Hour)
+	created := end.Add(time.Hour)
+
+	whole, err := env.ExecuteActivity(a.ComputeWindow, activities.ComputeInput{View: "user_orders", WindowEnd: end, Created: created, Shard: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wout activities.ComputeOutput
+	if err := whole.Get(&wout); err != nil {
+		t.Fatal(err)
+	}
+	want := keysOf(t, filepath.Join(off.Root(), wout.Partition.Path))
+
+	// An earlier run with 5 shards left shard files 3 and 4 behind.
+	for _, sh := range []int{3, 4} {
+		if _, err := env.ExecuteActivity(a.ComputeWindow, activities.ComputeInput{View: "user_orders", WindowEnd: end, Created: created, Shard: sh, Shards: 5}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for sh := range 3 {
+		v, err := env.ExecuteActivity(a.ComputeWindow, activities.ComputeInput{View: "user_orders", WindowEnd: end, Created: created, Shard: sh, Shards: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out activities.ComputeOutput
+		if err := v.Get(&out); err != nil {
+			t.Fatal(err)
+		}
+		keys := keysOf(t, filepath.Join(off.Root(), out.Partition.Path))
+		if len(keys) == 0 {
+			t.Fatalf("shard %d is empty: the hash does not spread keys", sh)
+		}
+		got = append(got, keys...)
+	}
+	if _, err := env.ExecuteActivity(a.CommitShards, activities.ComputeInput{View: "user_orders", WindowEnd: end, Shard: -1, Shards: 3}); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("shards hold %d keys, the whole window %d", len(got), len(want))
+	}
+	files, _ := off.ViewFiles(context.Background(), "user_orders", time.Time{}, time.Time{})
+	if len(files) != 3 {
+		t.Fatalf("after commit: %v", files)
+	}
+	for _, f := range files {
+		if !strings.Contains(f, "part-20261105T000000Z-000") {
+			t.Fatalf("unexpected file %s", f)
+		}
+	}
+}
+
+func TestBadInputIsNonRetryable(t *testing.T) {
+	a, _ := setup(t)
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	cases := []struct {
+		name string
+		in   activities.ComputeInput
+		want string
+	}{
+		{"unknown view", activities.ComputeInput{View: "ghost", WindowEnd: start, Shard: -1}, `unknown view "ghost"`},
+		{"unaligned window", activities.ComputeInput{View: "user_orders", WindowEnd: start.Add(time.Hour), Shard: -1}, "not aligned"},
+		{"bad shard", activities.ComputeInput{View: "user_orders", WindowEnd: start, Shard: 3, Shards: 3}, "shard 3 of 3"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := env.ExecuteActivity(a.ComputeWindow, c.in)
+			var appErr *temporal.ApplicationError
+			if err == nil || !errors.As(err, &appErr) || !appErr.NonRetryable() || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err %v, want non-retryable with %q", err, c.want)
+			}
+		})
+	}
+}
