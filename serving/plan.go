@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/skewfree/skewfree/features"
 )
@@ -41,16 +42,35 @@ type colPlan struct {
 // hostile caller could send endless distinct valid ones.
 const maxPlans = 4096
 
+// maxSlices bounds the slice-identity index of the plan cache.
+const maxSlices = 256
+
 // planCache finds plans by a hash of the feature list, checked against the
 // list itself, so a hit costs no allocation.
+// Callers usually pass the same slice every time (a constant list, a
+// service's Features), so the slice's identity is tried first; the check
+// against the plan's copy is cheap then, as the strings share their bytes.
 type planCache struct {
-	seed  maphash.Seed
-	mu    sync.RWMutex
-	n     int
-	plans map[uint64][]*plan
+	seed   maphash.Seed
+	mu     sync.RWMutex
+	n      int
+	plans  map[uint64][]*plan
+	bySlce map[sliceID]*plan
+}
+
+type sliceID struct {
+	data *string
+	n    int
 }
 
 func (r *Reader) planFor(refs []string) (*plan, error) {
+	sid := sliceID{unsafe.SliceData(refs), len(refs)}
+	r.plans.mu.RLock()
+	if p, ok := r.plans.bySlce[sid]; ok && slices.Equal(p.raw, refs) {
+		r.plans.mu.RUnlock()
+		return p, nil
+	}
+	r.plans.mu.RUnlock()
 	var h maphash.Hash
 	h.SetSeed(r.plans.seed)
 	for _, ref := range refs {
@@ -58,25 +78,32 @@ func (r *Reader) planFor(refs []string) (*plan, error) {
 		h.WriteByte(0)
 	}
 	id := h.Sum64()
+	var found *plan
 	r.plans.mu.RLock()
 	for _, p := range r.plans.plans[id] {
 		if slices.Equal(p.raw, refs) {
-			r.plans.mu.RUnlock()
-			return p, nil
+			found = p
 		}
 	}
 	r.plans.mu.RUnlock()
-	p, err := r.newPlan(refs)
-	if err != nil {
-		return nil, err
+	if found == nil {
+		var err error
+		if found, err = r.newPlan(refs); err != nil {
+			return nil, err
+		}
 	}
 	r.plans.mu.Lock()
-	if r.plans.n < maxPlans {
-		r.plans.plans[id] = append(r.plans.plans[id], p)
+	if r.plans.n < maxPlans && !slices.Contains(r.plans.plans[id], found) {
+		r.plans.plans[id] = append(r.plans.plans[id], found)
 		r.plans.n++
 	}
+	// Per-request slices (HTTP) fill this map up and then stop being
+	// added; the long-lived slices of in-process callers come first.
+	if len(r.plans.bySlce) < maxSlices {
+		r.plans.bySlce[sid] = found
+	}
 	r.plans.mu.Unlock()
-	return p, nil
+	return found, nil
 }
 
 func (r *Reader) newPlan(refs []string) (*plan, error) {

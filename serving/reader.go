@@ -48,7 +48,7 @@ func New(reg *features.Registry, store Store, opts Options) (*Reader, error) {
 		return nil, err
 	}
 	opts.init()
-	r := &Reader{reg: reg, store: store, opts: opts, plans: planCache{seed: maphash.MakeSeed(), plans: map[uint64][]*plan{}}}
+	r := &Reader{reg: reg, store: store, opts: opts, plans: planCache{seed: maphash.MakeSeed(), plans: map[uint64][]*plan{}, bySlce: map[sliceID]*plan{}}}
 	if opts.CacheEntries > 0 {
 		c, err := otter.New(&otter.Options[string, *entry]{
 			MaximumSize:      opts.CacheEntries,
