@@ -11,31 +11,49 @@ import (
 	"github.com/skewfree/skewfree/internal/onlinecodec"
 )
 
-// monotonicSet writes ARGV[1] to KEYS[1] unless the stored value is newer.
-// "Newer" compares the 16-byte ordering header (event_timestamp, then
+// monotonicSet writes each ARGV[2k-1] to KEYS[k] unless the stored value
+// is newer, and returns one 1 (written) or 0 (dropped) per key. "Newer"
+// compares the 16-byte ordering header (event_timestamp, then
 // created_timestamp, both big-endian with the sign bit flipped) byte by byte,
 // which equals comparing the numbers; GETRANGE reads just those bytes. An
-// equal header overwrites, so a retried batch is idempotent. ARGV[2] is the
+// equal header overwrites, so a retried batch is idempotent. ARGV[2k] is the
 // absolute expiry in Unix milliseconds ("0": none). Running the comparison
 // server-side makes it atomic with the SET: two writers racing can never
 // leave the older value behind.
+//
+// On a cluster every call carries one key (keys of a call must share a
+// slot); on a single server a call carries up to rowsPerCall keys, because
+// starting a script costs Redis more than the work inside it.
 var monotonicSet = goredis.NewScript(`
-local old = redis.call('GETRANGE', KEYS[1], 1, 16)
-if #old == 16 then
-  local new = ARGV[1]
-  for i = 2, 17 do
-    local a, b = string.byte(new, i), string.byte(old, i - 1)
-    if a < b then return 0 end
-    if a > b then break end
+local out = {}
+for k = 1, #KEYS do
+  local new = ARGV[2 * k - 1]
+  local old = redis.call('GETRANGE', KEYS[k], 1, 16)
+  local write = 1
+  if #old == 16 then
+    for i = 2, 17 do
+      local a, b = string.byte(new, i), string.byte(old, i - 1)
+      if a < b then write = 0 break end
+      if a > b then break end
+    end
   end
+  if write == 1 then
+    local at = ARGV[2 * k]
+    if at == '0' then
+      redis.call('SET', KEYS[k], new)
+    else
+      redis.call('SET', KEYS[k], new, 'PXAT', at)
+    end
+  end
+  out[k] = write
 end
-if ARGV[2] == '0' then
-  redis.call('SET', KEYS[1], ARGV[1])
-else
-  redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
-end
-return 1
+return out
 `)
+
+// rowsPerCall bounds the rows of one script call on a single server: enough
+// to amortize the call, few enough that Redis is never blocked for long
+// (tens of microseconds) and reads keep flowing between calls.
+const rowsPerCall = 32
 
 // WriteStats counts what a Write did with its rows.
 type WriteStats struct {
@@ -142,34 +160,56 @@ func (s *Store) flush(ctx context.Context, batch []pendingWrite, st *WriteStats)
 	if len(batch) == 0 {
 		return nil
 	}
+	per := rowsPerCall
+	if _, ok := s.client.(*goredis.ClusterClient); ok {
+		per = 1
+	}
 	todo := batch
 	changed := make([]string, 0, len(batch))
 	for attempt := 0; len(todo) > 0; attempt++ {
 		pipe := s.client.Pipeline()
-		cmds := make([]*goredis.Cmd, len(todo))
-		for i, w := range todo {
-			cmds[i] = monotonicSet.EvalSha(ctx, pipe, []string{w.key}, w.value, w.expireAt)
+		type call struct {
+			cmd    *goredis.Cmd
+			lo, hi int // rows todo[lo:hi]
+		}
+		var calls []call
+		for lo := 0; lo < len(todo); lo += per {
+			hi := min(lo+per, len(todo))
+			keys := make([]string, 0, hi-lo)
+			args := make([]any, 0, 2*(hi-lo))
+			for _, w := range todo[lo:hi] {
+				keys = append(keys, w.key)
+				args = append(args, w.value, w.expireAt)
+			}
+			calls = append(calls, call{monotonicSet.EvalSha(ctx, pipe, keys, args...), lo, hi})
 		}
 		_, _ = pipe.Exec(ctx) // errors are read per command below
 		var retry []pendingWrite
-		for i, c := range cmds {
-			n, err := c.Int64()
+		for _, c := range calls {
+			res, err := c.cmd.Int64Slice()
 			switch {
-			case err == nil && n == 1:
-				st.Written++
-				changed = append(changed, todo[i].key)
+			case err == nil && len(res) == c.hi-c.lo:
+				for i, n := range res {
+					if n == 1 {
+						st.Written++
+						changed = append(changed, todo[c.lo+i].key)
+					} else {
+						st.Stale++
+					}
+				}
 			case err == nil:
-				st.Stale++
+				_ = s.signal(ctx, changed)
+				return fmt.Errorf("write script answered %d results for %d rows", len(res), c.hi-c.lo)
 			case goredis.HasErrorPrefix(err, "NOSCRIPT") && attempt == 0:
-				retry = append(retry, todo[i])
+				retry = append(retry, todo[c.lo:c.hi]...)
 			default:
-				s.signal(ctx, changed)
-				return fmt.Errorf("set %s: %w", todo[i].key, err)
+				_ = s.signal(ctx, changed)
+				return fmt.Errorf("set %s: %w", todo[c.lo].key, err)
 			}
 		}
 		if len(retry) > 0 {
 			if err := monotonicSet.Load(ctx, s.client).Err(); err != nil {
-				s.signal(ctx, changed)
+				_ = s.signal(ctx, changed)
 				return fmt.Errorf("load write script: %w", err)
 			}
 		}
