@@ -299,15 +299,18 @@ func testCacheInvalidatedByWrites(t *testing.T, e *env) {
 }
 
 // TestNoHeavyDeps checks DESIGN.md's promise that an inference binary
-// linking serving links neither Temporal nor Google Cloud.
+// linking serving, or running the reader service, links neither Temporal
+// nor Google Cloud (BigQuery, GCS).
 func TestNoHeavyDeps(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "github.com/skewfree/skewfree/serving").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		if strings.HasPrefix(dep, "go.temporal.io") || strings.HasPrefix(dep, "cloud.google.com") {
-			t.Errorf("serving links %s", dep)
+	for _, pkg := range []string{"github.com/skewfree/skewfree/serving", "github.com/skewfree/skewfree/serving/server"} {
+		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list: %v\n%s", err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			if strings.HasPrefix(dep, "go.temporal.io") || strings.HasPrefix(dep, "cloud.google.com") {
+				t.Errorf("%s links %s", pkg, dep)
+			}
 		}
 	}
 }
