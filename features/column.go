@@ -136,6 +136,21 @@ func (c *Column) AppendRow(src *Column, j int) {
 	}
 }
 
+// AppendColumn appends every row of src, which must have the same type.
+func (c *Column) AppendColumn(src *Column) {
+	c.Valid = append(c.Valid, src.Valid...)
+	switch c.Type {
+	case Int64:
+		c.Ints = append(c.Ints, src.Ints...)
+	case Float64:
+		c.Floats = append(c.Floats, src.Floats...)
+	case String:
+		c.Strings = append(c.Strings, src.Strings...)
+	case Bool:
+		c.Bools = append(c.Bools, src.Bools...)
+	}
+}
+
 // Key is an entity key: an int64 or a string, by the entity's KeyType.
 type Key struct {
 	Int int64

@@ -98,24 +98,7 @@ func Compute(reg *Registry, v *View, ev *Frame, end, created time.Time) (*Frame,
 	}
 
 	// Group the window's rows by entity, each group in time order.
-	rows := make([]int, 0, ev.Len())
-	for i, t := range ev.Time {
-		if t >= startUS && t < endUS && ev.Key.Valid[i] {
-			rows = append(rows, i)
-		}
-	}
-	keyCmp := func(a, b int) int {
-		if ev.Key.Type == String {
-			return cmp.Compare(ev.Key.Strings[a], ev.Key.Strings[b])
-		}
-		return cmp.Compare(ev.Key.Ints[a], ev.Key.Ints[b])
-	}
-	slices.SortStableFunc(rows, func(a, b int) int {
-		if c := keyCmp(a, b); c != 0 {
-			return c
-		}
-		return cmp.Compare(ev.Time[a], ev.Time[b])
-	})
+	rows, bounds := groupByKey(ev, startUS, endUS)
 
 	feats := v.Features()
 	out := &Frame{Key: NewColumn(ent.JoinKey, ent.KeyType, 0)}
@@ -125,12 +108,8 @@ func Compute(reg *Registry, v *View, ev *Frame, end, created time.Time) (*Frame,
 	createdUS := Micros(created)
 	vals := make([]Value, len(feats))
 	var aggregated map[string]Value
-	for lo := 0; lo < len(rows); {
-		hi := lo + 1
-		for hi < len(rows) && keyCmp(rows[lo], rows[hi]) == 0 {
-			hi++
-		}
-		group := rows[lo:hi]
+	for g := 0; g+1 < len(bounds); g++ {
+		group := rows[bounds[g]:bounds[g+1]]
 		for i := range v.Aggregations {
 			a := &v.Aggregations[i]
 			vals[i] = a.aggregate(ev, group, endUS-a.Window.Microseconds(), endUS, binds[i].col, binds[i].where)
@@ -159,9 +138,92 @@ func Compute(reg *Registry, v *View, ev *Frame, end, created time.Time) (*Frame,
 				return nil, fmt.Errorf("compute %s: %w", v.Name, err)
 			}
 		}
-		lo = hi
 	}
 	return out, nil
+}
+
+// groupByKey returns the rows of ev with a key and a time in [from, to),
+// grouped by key in ascending key order (so reruns write identical files),
+// each group in time order with ties in input order; group g is
+// rows[bounds[g]:bounds[g+1]]. It is a counting sort over dense key ids:
+// linear in the rows, where a comparison sort of millions of events is not.
+func groupByKey(ev *Frame, from, to int64) (rows []int, bounds []int) {
+	key := ev.Key
+	rowID := make([]int32, ev.Len())
+	var nid int32
+	var perm []int32
+	if key.Type == String {
+		ids := map[string]int32{}
+		for i, t := range ev.Time {
+			rowID[i] = -1
+			if t < from || t >= to || !key.Valid[i] {
+				continue
+			}
+			id, ok := ids[key.Strings[i]]
+			if !ok {
+				id, nid = nid, nid+1
+				ids[key.Strings[i]] = id
+			}
+			rowID[i] = id
+		}
+		sorted := make([]string, 0, len(ids))
+		for k := range ids {
+			sorted = append(sorted, k)
+		}
+		slices.Sort(sorted)
+		perm = make([]int32, nid)
+		for rank, k := range sorted {
+			perm[ids[k]] = int32(rank)
+		}
+	} else {
+		ids := map[int64]int32{}
+		for i, t := range ev.Time {
+			rowID[i] = -1
+			if t < from || t >= to || !key.Valid[i] {
+				continue
+			}
+			id, ok := ids[key.Ints[i]]
+			if !ok {
+				id, nid = nid, nid+1
+				ids[key.Ints[i]] = id
+			}
+			rowID[i] = id
+		}
+		sorted := make([]int64, 0, len(ids))
+		for k := range ids {
+			sorted = append(sorted, k)
+		}
+		slices.Sort(sorted)
+		perm = make([]int32, nid)
+		for rank, k := range sorted {
+			perm[ids[k]] = int32(rank)
+		}
+	}
+	bounds = make([]int, nid+1)
+	for _, id := range rowID {
+		if id >= 0 {
+			bounds[perm[id]+1]++
+		}
+	}
+	for g := 1; g < len(bounds); g++ {
+		bounds[g] += bounds[g-1]
+	}
+	rows = make([]int, bounds[nid])
+	next := slices.Clone(bounds[:nid])
+	for i, id := range rowID {
+		if id >= 0 {
+			g := perm[id]
+			rows[next[g]] = i
+			next[g]++
+		}
+	}
+	for g := 0; g+1 < len(bounds); g++ {
+		grp := rows[bounds[g]:bounds[g+1]]
+		if !slices.IsSortedFunc(grp, func(a, b int) int { return cmp.Compare(ev.Time[a], ev.Time[b]) }) {
+			slices.SortStableFunc(grp, func(a, b int) int { return cmp.Compare(ev.Time[a], ev.Time[b]) })
+		}
+	}
+	return rows, bounds
 }
 
 func sourceType(reg *Registry, v *View, col string) Type {

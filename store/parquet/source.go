@@ -99,6 +99,14 @@ func (s *Sources) Read(ctx context.Context, src *features.Source, from, to time.
 			return nil, fmt.Errorf("sources: %w", err)
 		}
 		err = f.ReadFrames(spec, func(fr *features.Frame) error {
+			if n := len(fr.Time); n > 0 && slices.IsSorted(fr.Time) && fr.Time[0] >= lo && fr.Time[n-1] < hi {
+				// The common case: a row group wholly inside the range.
+				out.Time = append(out.Time, fr.Time...)
+				for k, c := range out.Columns {
+					c.AppendColumn(fr.Columns[k])
+				}
+				return ctx.Err()
+			}
 			for i, t := range fr.Time {
 				if t < lo || t >= hi {
 					continue
