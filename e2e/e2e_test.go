@@ -21,6 +21,8 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -268,6 +270,8 @@ func TestBackfillRerunRetryAndOnlineParity(t *testing.T) {
 		t.Fatal("the flaky push never failed: the retry path was not exercised")
 	}
 	ends := []time.Time{from.Add(24 * time.Hour), from.Add(48 * time.Hour), to}
+	recordHistory(t, s.client, run.GetID(), "backfill.json")
+	recordHistory(t, s.client, workflows.MaterializeID("user_orders", to), "materialize.json")
 	s.expectWindows("user_orders", ends)
 	s.expectOnlineEqualsOffline("user_orders", to)
 
@@ -469,6 +473,33 @@ type countingSource struct {
 func (c countingSource) Read(ctx context.Context, src *features.Source, from, to time.Time) (*features.Frame, error) {
 	c.n.Add(1)
 	return c.SourceReader.Read(ctx, src, from, to)
+}
+
+// recordHistory saves a workflow's history under workflows/testdata when
+// SKEWFREE_RECORD_HISTORIES is set, for the replay tests that catch
+// non-deterministic changes to shipped workflows.
+func recordHistory(t *testing.T, c client.Client, id, name string) {
+	t.Helper()
+	if os.Getenv("SKEWFREE_RECORD_HISTORIES") == "" {
+		return
+	}
+	ctx := context.Background()
+	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	h := &historypb.History{}
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Events = append(h.Events, e)
+	}
+	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("..", "workflows", "testdata", name), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func waitWorkflow(t *testing.T, c client.Client, id string) {
