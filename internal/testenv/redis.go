@@ -82,6 +82,7 @@ func (r *Redis) Start() {
 		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
 	}
 	cmd := exec.Command(r.bin, args...)
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		r.tb.Fatalf("testenv: start redis-server: %v", err)
 	}
