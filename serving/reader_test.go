@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 var _ serving.Store = (*redisstore.Store)(nil)
 
 type env struct {
+	// pipes counts pipelines per node address (cluster envs only).
+	pipes *nodePipes
 	srv   *testenv.Redis
 	reg   *features.Registry
 	store *redisstore.Store
@@ -195,12 +198,43 @@ func newClusterEnv(t *testing.T) *env {
 	t.Helper()
 	c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: testenv.StartRedisCluster(t, 3)})
 	t.Cleanup(func() { c.Close() })
+	pipes := &nodePipes{n: map[string]int{}}
+	c.OnNewNode(func(n *goredis.Client) { n.AddHook(nodeHook{pipes, n.Options().Addr}) })
 	reg := demo.Registry()
 	s, err := redisstore.New(c, reg, redisstore.Options{Prefix: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{reg: reg, store: s}
+	return &env{reg: reg, store: s, pipes: pipes}
+}
+
+type nodePipes struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (p *nodePipes) reset() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := p.n
+	p.n = map[string]int{}
+	return old
+}
+
+type nodeHook struct {
+	p    *nodePipes
+	addr string
+}
+
+func (h nodeHook) DialHook(next goredis.DialHook) goredis.DialHook          { return next }
+func (h nodeHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook { return next }
+func (h nodeHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		h.p.mu.Lock()
+		h.p.n[h.addr]++
+		h.p.mu.Unlock()
+		return next(ctx, cmds)
+	}
 }
 
 // TestCluster reads many entities of two entity types over a 3-node
@@ -217,10 +251,21 @@ func TestCluster(t *testing.T) {
 	e.write(t, "user_orders", serving.StringKeys(users...), now, 1)
 	e.write(t, "product_sales", serving.IntKeys(products...), now, 2)
 	r, _ := serving.New(e.reg, e.store, serving.Options{})
+	e.pipes.reset()
 	res, err := r.GetService(context.Background(), "recommender", serving.Entities{
 		"user_id": serving.StringKeys(users...), "product_id": serving.IntKeys(products...)})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// 200 × 3 views = 600 keys over 3 nodes: one round trip to each.
+	got := e.pipes.reset()
+	if len(got) != 3 {
+		t.Errorf("pipelines per node %v, want one on each of 3 nodes", got)
+	}
+	for addr, n := range got {
+		if n != 1 {
+			t.Errorf("node %s got %d pipelines, want 1", addr, n)
+		}
 	}
 	for i, row := range res.Rows {
 		for j, fv := range row {
