@@ -3,7 +3,6 @@ package serving_test
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,13 +31,12 @@ func (c *pipelineCounter) ProcessPipelineHook(next goredis.ProcessPipelineHook) 
 }
 
 type benchEnv struct {
-	client   *goredis.Client
-	reg      *features.Registry
-	store    *redisstore.Store
-	users    []string
-	allRefs  []string // 5 views × 50 features
-	pipes    *pipelineCounter
-	nEntites int
+	client  *goredis.Client
+	reg     *features.Registry
+	store   *redisstore.Store
+	users   []string
+	allRefs []string // 5 views × 50 features
+	pipes   *pipelineCounter
 }
 
 // newBenchEnv starts a Redis holding 5 views × 50 features for 1000 users.
@@ -167,5 +165,4 @@ func BenchmarkGetCacheHit(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(r.Stats().CacheHits-hits)/float64(b.N)/5, "hit-ratio")
-	_ = strconv.Itoa
 }
