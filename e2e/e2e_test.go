@@ -20,10 +20,12 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
@@ -246,11 +248,15 @@ func TestBackfillRerunRetryAndOnlineParity(t *testing.T) {
 	w := s.worker(func(a *activities.Activities) { a.Online = &flakyOnline{Online: a.Online, failures: &failed} })
 	defer w.Stop()
 
+	// Start from a namespace without schedules (tests share the server).
+	for _, v := range s.reg.Views() {
+		_ = s.client.ScheduleClient().GetHandle(ctx, workflows.ScheduleID(v.Name)).Delete(ctx)
+	}
 	changes, err := app.Apply(ctx, s.client, s.reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(changes) != 3 || changes[0].Action != "created" {
+	if len(changes) != 3 || changes[0].Action != "created" || changes[2].Action != "created" {
 		t.Fatalf("first apply: %v", changes)
 	}
 	if again, err := app.Apply(ctx, s.client, s.reg); err != nil || again[0].Action != "unchanged" {
@@ -312,6 +318,61 @@ func TestBackfillRerunRetryAndOnlineParity(t *testing.T) {
 		if !strings.Contains(body, workflows.ScheduleID(view)) {
 			t.Errorf("Temporal UI API does not list schedule of %s: %.300s", view, body)
 		}
+	}
+}
+
+func TestApplyUpdatesAndDeletesSchedules(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	if _, err := app.Apply(ctx, s.client, s.reg); err != nil {
+		t.Fatal(err)
+	}
+	// The next version of the repository: user_orders tolerates more
+	// lateness, product_sales is gone.
+	next := features.NewRegistry()
+	for _, name := range []string{"user", "product"} {
+		e, _ := s.reg.Entity(name)
+		if err := next.Register(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"orders", "page_views"} {
+		src, _ := s.reg.Source(name)
+		if err := next.Register(src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uo, _ := s.reg.View("user_orders")
+	changed := *uo
+	changed.Lateness = 5 * time.Hour
+	ua, _ := s.reg.View("user_activity")
+	if err := next.Register(&changed, ua); err != nil {
+		t.Fatal(err)
+	}
+	got, err := app.Apply(ctx, s.client, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, c := range got {
+		lines = append(lines, c.Action+" "+c.Schedule)
+	}
+	want := []string{"updated materialize-user_orders", "unchanged materialize-user_activity", "deleted materialize-product_sales"}
+	if !slices.Equal(lines, want) {
+		t.Fatalf("apply changes %v, want %v", lines, want)
+	}
+	d, err := s.client.ScheduleClient().GetHandle(ctx, workflows.ScheduleID("user_orders")).Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	act := d.Schedule.Action.(*client.ScheduleWorkflowAction)
+	var in workflows.MaterializeInput
+	if err := converter.GetDefaultDataConverter().FromPayload(act.Args[0].(*commonpb.Payload), &in); err != nil || in.Lateness != 5*time.Hour {
+		t.Fatalf("updated schedule input %+v (%v)", in, err)
+	}
+	// Put the shared server back as the other tests expect it.
+	if _, err := app.Apply(ctx, s.client, s.reg); err != nil {
+		t.Fatal(err)
 	}
 }
 
