@@ -415,3 +415,30 @@ func TestCacheSurvivesRedisRestart(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestExpiryGraceReportsStaleValues: with a grace period, a value past its
+// TTL stays in Redis for a while and reads as OUTSIDE_MAX_AGE (null) rather
+// than NOT_FOUND, on the real clock.
+func TestExpiryGraceReportsStaleValues(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { c.Close() })
+	reg := demo.Registry()
+	s, err := redisstore.New(c, reg, redisstore.Options{ExpiryGrace: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := time.Now().UTC().Add(-48*time.Hour - 30*time.Minute) // user_orders TTL is 48h
+	f := testenv.Frame(t, reg, "user_orders", serving.StringKeys("late"), event, event, testenv.Sample(1))
+	if st, err := s.Write(context.Background(), "user_orders", f); err != nil || st.Written != 1 {
+		t.Fatalf("write within grace: %+v %v", st, err)
+	}
+	r, _ := serving.New(reg, s, serving.Options{})
+	res, err := r.Get(context.Background(), []string{"user_orders:order_count_7d"}, serving.Entities{"user_id": serving.StringKeys("late")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Rows[0][0]; got.Status != serving.OutsideMaxAge || !got.Value.IsNull() || !got.EventTime.Equal(event.Truncate(time.Microsecond)) {
+		t.Fatalf("got %+v, want OUTSIDE_MAX_AGE, null, event time %s", got, event)
+	}
+}
