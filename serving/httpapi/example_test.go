@@ -32,7 +32,8 @@ func Example() {
 
 	l, _ := net.Listen("tcp", "127.0.0.1:0") // :6566 in production
 	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error)
+	defer stop()
+	done := make(chan error, 1)
 	go func() { done <- httpapi.Serve(ctx, l, h, 5*time.Second) }()
 
 	resp, err := http.Post("http://"+l.Addr().String()+"/get-online-features", "application/json",
