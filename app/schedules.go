@@ -91,6 +91,18 @@ func Apply(ctx context.Context, c client.Client, reg *features.Registry) ([]Chan
 	for _, v := range reg.Views() {
 		spec, action, opts := scheduleFor(v)
 		id := opts.ID
+		h := sc.GetHandle(ctx, id)
+		desc, err := h.Describe(ctx)
+		var notFound *serviceerror.NotFound
+		switch {
+		case errors.As(err, &notFound):
+			// The list comes from visibility, which can lag: Describe decides.
+			existing[id] = false
+		case err != nil:
+			return changes, fmt.Errorf("describe schedule %s: %w", id, err)
+		default:
+			existing[id] = true
+		}
 		if !existing[id] {
 			if _, err := sc.Create(ctx, opts); err != nil {
 				var exists *serviceerror.AlreadyExists
@@ -103,10 +115,10 @@ func Apply(ctx context.Context, c client.Client, reg *features.Registry) ([]Chan
 			}
 		}
 		delete(existing, id)
-		h := sc.GetHandle(ctx, id)
-		desc, err := h.Describe(ctx)
-		if err != nil {
-			return changes, fmt.Errorf("describe schedule %s: %w", id, err)
+		if desc == nil {
+			if desc, err = h.Describe(ctx); err != nil {
+				return changes, fmt.Errorf("describe schedule %s: %w", id, err)
+			}
 		}
 		if same(desc, spec, action) {
 			changes = append(changes, Change{Action: "unchanged", Schedule: id})
@@ -126,12 +138,18 @@ func Apply(ctx context.Context, c client.Client, reg *features.Registry) ([]Chan
 		changes = append(changes, Change{Action: "updated", Schedule: id})
 	}
 	stale := make([]string, 0, len(existing))
-	for id := range existing {
-		stale = append(stale, id)
+	for id, ok := range existing {
+		if ok {
+			stale = append(stale, id)
+		}
 	}
 	slices.Sort(stale)
 	for _, id := range stale {
 		if err := sc.GetHandle(ctx, id).Delete(ctx); err != nil {
+			var notFound *serviceerror.NotFound
+			if errors.As(err, &notFound) {
+				continue // already gone; the list lagged
+			}
 			return changes, fmt.Errorf("delete schedule %s: %w", id, err)
 		}
 		changes = append(changes, Change{Action: "deleted", Schedule: id, Detail: "no such view"})
