@@ -203,13 +203,14 @@ func (h *handler) getOnlineFeatures(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	names, err := featureNames(&req, res)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
+	if !req.FullFeatureNames {
+		if err := checkBareNames(res); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
 	}
 	bp := h.bufs.Get().(*[]byte)
-	out := appendResponse((*bp)[:0], &req, res, names)
+	out := appendResponse((*bp)[:0], &req, res)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	_, _ = w.Write(out)
@@ -219,27 +220,21 @@ func (h *handler) getOnlineFeatures(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// featureNames are the response's column names: join keys, then features as
-// view__feature (full_feature_names) or bare names, which must then be
-// unambiguous.
-func featureNames(req *Request, res *serving.Result) ([]string, error) {
-	names := append(make([]string, 0, len(res.JoinKeys)+len(res.Features)), res.JoinKeys...)
-	seen := map[string]bool{}
+// checkBareNames makes sure that bare feature names (full_feature_names
+// false) name each column once. Full names (view__feature) always do: refs
+// are unique, and "__" cannot occur in join keys or names.
+func checkBareNames(res *serving.Result) error {
+	seen := make(map[string]bool, len(res.JoinKeys)+len(res.Features))
 	for _, k := range res.JoinKeys {
 		seen[k] = true
 	}
 	for _, f := range res.Features {
-		n := f.Column()
-		if !req.FullFeatureNames {
-			n = f.Feature
+		if seen[f.Feature] {
+			return fmt.Errorf("feature name %q appears twice in the response; set \"full_feature_names\": true", f.Feature)
 		}
-		if seen[n] {
-			return nil, fmt.Errorf("feature name %q appears twice in the response; set \"full_feature_names\": true", n)
-		}
-		seen[n] = true
-		names = append(names, n)
+		seen[f.Feature] = true
 	}
-	return names, nil
+	return nil
 }
 
 func (h *handler) catalog(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/serving"
@@ -100,6 +101,12 @@ func decodeKey(raw json.RawMessage, typ features.Type) (features.Value, error) {
 	case features.String:
 		if raw[0] != '"' {
 			return features.Null, fmt.Errorf("want a string key, got %s", jsonKind(raw))
+		}
+		// The decoder has validated raw's syntax: without escapes (and with
+		// valid UTF-8, which encoding/json would otherwise repair), its
+		// contents are the string.
+		if len(raw) >= 2 && raw[len(raw)-1] == '"' && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+			return features.StringValue(string(raw[1 : len(raw)-1])), nil
 		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {

@@ -60,3 +60,18 @@ func (emptyStore) Watch(ctx context.Context, fn func([]string, bool)) error {
 	<-ctx.Done()
 	return ctx.Err()
 }
+
+func TestDecodeRequestKeys(t *testing.T) {
+	keys := map[string]features.Type{"user_id": features.String, "product_id": features.Int64}
+	req, err := httpapi.DecodeRequest([]byte(`{"features":["a:b"],"entities":{"user_id":["u\u0031","plain","é","a\"b"],"product_id":[-5,0,9223372036854775807,1]}}`), keys, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range append(req.Entities["user_id"], req.Entities["product_id"]...) {
+		got = append(got, v.String())
+	}
+	if want := `"u1" "plain" "é" "a\"b" -5 0 9223372036854775807 1`; strings.Join(got, " ") != want {
+		t.Fatalf("keys %s, want %s", strings.Join(got, " "), want)
+	}
+}

@@ -21,13 +21,26 @@ const epoch = "1970-01-01T00:00:00Z"
 //	 "results": [{"values": [...], "statuses": [...], "event_timestamps": [...]}, ...]}
 //
 // One result per column, join key columns first.
-func appendResponse(b []byte, req *Request, res *serving.Result, names []string) []byte {
+func appendResponse(b []byte, req *Request, res *serving.Result) []byte {
 	b = append(b, `{"metadata":{"feature_names":[`...)
-	for i, n := range names {
+	for i, k := range res.JoinKeys {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, n)
+		b = appendString(b, k)
+	}
+	for i, f := range res.Features {
+		if i > 0 || len(res.JoinKeys) > 0 {
+			b = append(b, ',')
+		}
+		// Registry names are [a-z0-9_]: no escaping needed.
+		b = append(b, '"')
+		if req.FullFeatureNames {
+			b = append(b, f.View...)
+			b = append(b, "__"...)
+		}
+		b = append(b, f.Feature...)
+		b = append(b, '"')
 	}
 	b = append(b, `]},"results":[`...)
 	rows := len(res.Rows)
