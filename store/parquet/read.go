@@ -270,44 +270,70 @@ func (f *File) ReadColumn(rg goparquet.RowGroup, name string, t features.Type, i
 	if !ok {
 		return nil, fmt.Errorf("%w: %s: column %s has type %s, want %s", ErrSchema, f.name, name, describe(lc), t)
 	}
-	err := f.scan(rg, lc, func(vs []goparquet.Value) error {
-		for _, v := range vs {
-			if v.IsNull() {
-				into.Valid = append(into.Valid, false)
-				switch t {
-				case features.Int64:
-					into.Ints = append(into.Ints, 0)
-				case features.Float64:
-					into.Floats = append(into.Floats, 0)
-				case features.String:
-					into.Strings = append(into.Strings, "")
-				case features.Bool:
-					into.Bools = append(into.Bools, false)
-				}
-				continue
+	// One loop per type: the switch stays out of the per-value path.
+	var err error
+	switch {
+	case t == features.Int64 && k == goparquet.Int32:
+		err = f.scan(rg, lc, func(vs []goparquet.Value) error {
+			for _, v := range vs {
+				into.Valid = append(into.Valid, !v.IsNull())
+				into.Ints = append(into.Ints, int64(v.Int32()))
 			}
-			into.Valid = append(into.Valid, true)
-			switch t {
-			case features.Int64:
-				if k == goparquet.Int32 {
-					into.Ints = append(into.Ints, int64(v.Int32()))
-				} else {
-					into.Ints = append(into.Ints, v.Int64())
+			return nil
+		})
+	case t == features.Int64:
+		err = f.scan(rg, lc, func(vs []goparquet.Value) error {
+			for _, v := range vs {
+				into.Valid = append(into.Valid, !v.IsNull())
+				into.Ints = append(into.Ints, v.Int64())
+			}
+			return nil
+		})
+	case t == features.Float64 && k == goparquet.Float:
+		err = f.scan(rg, lc, func(vs []goparquet.Value) error {
+			for _, v := range vs {
+				into.Valid = append(into.Valid, !v.IsNull())
+				into.Floats = append(into.Floats, float64(v.Float()))
+			}
+			return nil
+		})
+	case t == features.Float64:
+		err = f.scan(rg, lc, func(vs []goparquet.Value) error {
+			for _, v := range vs {
+				into.Valid = append(into.Valid, !v.IsNull())
+				into.Floats = append(into.Floats, v.Double())
+			}
+			return nil
+		})
+	case t == features.String:
+		// Equal neighbours share one string: keys and categories repeat,
+		// and the allocation per value is most of the cost.
+		var last string
+		err = f.scan(rg, lc, func(vs []goparquet.Value) error {
+			for _, v := range vs {
+				if v.IsNull() {
+					into.Valid = append(into.Valid, false)
+					into.Strings = append(into.Strings, "")
+					continue
 				}
-			case features.Float64:
-				if k == goparquet.Float {
-					into.Floats = append(into.Floats, float64(v.Float()))
-				} else {
-					into.Floats = append(into.Floats, v.Double())
+				b := v.ByteArray()
+				if string(b) != last {
+					last = string(b)
 				}
-			case features.String:
-				into.Strings = append(into.Strings, string(v.ByteArray()))
-			case features.Bool:
+				into.Valid = append(into.Valid, true)
+				into.Strings = append(into.Strings, last)
+			}
+			return nil
+		})
+	case t == features.Bool:
+		err = f.scan(rg, lc, func(vs []goparquet.Value) error {
+			for _, v := range vs {
+				into.Valid = append(into.Valid, !v.IsNull())
 				into.Bools = append(into.Bools, v.Boolean())
 			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
 	return into, err
 }
 
