@@ -28,13 +28,10 @@ type AsOfJoin struct {
 	asKnownAt bool
 	features  []Feature
 
-	intIDs map[int64]int32
-	strIDs map[string]int32
-	// Key ids follow key order, so history sorted by key (as every file
-	// Compute writes is) walks the bucket arrays front to back; intKeys and
-	// strKeys map ids back to keys for the next-key shortcut in Add.
-	intKeys []int64
-	strKeys []string
+	// Key ids follow key order (keyIDs), so history sorted by key, as every
+	// file Compute writes is, walks the bucket arrays front to back.
+	ints keyIDs[int64]
+	strs keyIDs[string]
 	// bucketStart[id]..bucketStart[id+1] are key id's buckets in bucketT,
 	// holding its distinct entity-row times in ascending order.
 	bucketStart []int32
@@ -54,42 +51,19 @@ type JoinOptions struct {
 func NewAsOfJoin(keys *Column, times []int64, only []int32, feats []Feature, opt JoinOptions) *AsOfJoin {
 	j := &AsOfJoin{keyType: keys.Type, ttl: opt.TTL.Microseconds(), asKnownAt: opt.AsKnownAt, features: feats}
 	n := len(times)
-	rowID := make([]int32, n)
-	for i := range rowID {
-		rowID[i] = -1
-	}
 	if only == nil {
 		only = make([]int32, n)
 		for i := range only {
 			only[i] = int32(i)
 		}
 	}
-	var nid int32
-	if keys.Type == String {
-		j.strIDs = make(map[string]int32)
-	} else {
-		j.intIDs = make(map[int64]int32)
-	}
+	owned := make([]bool, n)
 	for _, r := range only {
-		if !keys.Valid[r] {
-			continue
-		}
-		var id int32
-		var ok bool
-		if keys.Type == String {
-			if id, ok = j.strIDs[keys.Strings[r]]; !ok {
-				id, nid = nid, nid+1
-				j.strIDs[keys.Strings[r]] = id
-			}
-		} else {
-			if id, ok = j.intIDs[keys.Ints[r]]; !ok {
-				id, nid = nid, nid+1
-				j.intIDs[keys.Ints[r]] = id
-			}
-		}
-		rowID[r] = id
+		owned[r] = true
 	}
-	j.renumberSorted(rowID, nid)
+	var rowID []int32
+	var nid int32
+	j.ints, j.strs, rowID, nid = numberColumn(keys, func(i int) bool { return owned[i] })
 	// Counting sort of the rows by key id, then each key's times sorted and
 	// deduplicated into buckets.
 	count := make([]int32, nid+1)
@@ -134,37 +108,6 @@ func NewAsOfJoin(keys *Column, times []int64, only []int32, feats []Feature, opt
 		j.rowBucket[r] = j.bucketStart[id] + int32(k)
 	}
 	return j
-}
-
-// renumberSorted reassigns key ids in ascending key order.
-func (j *AsOfJoin) renumberSorted(rowID []int32, nid int32) {
-	perm := make([]int32, nid)
-	if j.keyType == String {
-		j.strKeys = make([]string, 0, nid)
-		for k := range j.strIDs {
-			j.strKeys = append(j.strKeys, k)
-		}
-		slices.Sort(j.strKeys)
-		for i, k := range j.strKeys {
-			perm[j.strIDs[k]] = int32(i)
-			j.strIDs[k] = int32(i)
-		}
-	} else {
-		j.intKeys = make([]int64, 0, nid)
-		for k := range j.intIDs {
-			j.intKeys = append(j.intKeys, k)
-		}
-		slices.Sort(j.intKeys)
-		for i, k := range j.intKeys {
-			perm[j.intIDs[k]] = int32(i)
-			j.intIDs[k] = int32(i)
-		}
-	}
-	for r, id := range rowID {
-		if id >= 0 {
-			rowID[r] = perm[id]
-		}
-	}
 }
 
 // Buckets is the number of distinct (key, time) pairs: what memory scales with.
@@ -221,36 +164,15 @@ func (j *AsOfJoin) NewAccumulator() *Accumulator {
 func (a *Accumulator) Add(h *Frame) {
 	j := a.j
 	last := int32(-1) // id of the previous row's key, for sorted input
-	nkeys := int32(len(j.bucketStart) - 1)
 	for r := range h.Time {
 		if !h.Key.Valid[r] {
 			continue
 		}
-		id := int32(-1)
+		var id int32
 		if j.keyType == String {
-			k := h.Key.Strings[r]
-			switch {
-			case last >= 0 && j.strKeys[last] == k:
-				id = last
-			case last+1 < nkeys && j.strKeys[last+1] == k:
-				id = last + 1
-			default:
-				if v, ok := j.strIDs[k]; ok {
-					id = v
-				}
-			}
+			id = j.strs.lookup(h.Key.Strings[r], last)
 		} else {
-			k := h.Key.Ints[r]
-			switch {
-			case last >= 0 && j.intKeys[last] == k:
-				id = last
-			case last+1 < nkeys && j.intKeys[last+1] == k:
-				id = last + 1
-			default:
-				if v, ok := j.intIDs[k]; ok {
-					id = v
-				}
-			}
+			id = j.ints.lookup(h.Key.Ints[r], last)
 		}
 		if id < 0 {
 			continue

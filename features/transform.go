@@ -148,61 +148,11 @@ func Compute(reg *Registry, v *View, ev *Frame, end, created time.Time) (*Frame,
 // rows[bounds[g]:bounds[g+1]]. It is a counting sort over dense key ids:
 // linear in the rows, where a comparison sort of millions of events is not.
 func groupByKey(ev *Frame, from, to int64) (rows []int, bounds []int) {
-	key := ev.Key
-	rowID := make([]int32, ev.Len())
-	var nid int32
-	var perm []int32
-	if key.Type == String {
-		ids := map[string]int32{}
-		for i, t := range ev.Time {
-			rowID[i] = -1
-			if t < from || t >= to || !key.Valid[i] {
-				continue
-			}
-			id, ok := ids[key.Strings[i]]
-			if !ok {
-				id, nid = nid, nid+1
-				ids[key.Strings[i]] = id
-			}
-			rowID[i] = id
-		}
-		sorted := make([]string, 0, len(ids))
-		for k := range ids {
-			sorted = append(sorted, k)
-		}
-		slices.Sort(sorted)
-		perm = make([]int32, nid)
-		for rank, k := range sorted {
-			perm[ids[k]] = int32(rank)
-		}
-	} else {
-		ids := map[int64]int32{}
-		for i, t := range ev.Time {
-			rowID[i] = -1
-			if t < from || t >= to || !key.Valid[i] {
-				continue
-			}
-			id, ok := ids[key.Ints[i]]
-			if !ok {
-				id, nid = nid, nid+1
-				ids[key.Ints[i]] = id
-			}
-			rowID[i] = id
-		}
-		sorted := make([]int64, 0, len(ids))
-		for k := range ids {
-			sorted = append(sorted, k)
-		}
-		slices.Sort(sorted)
-		perm = make([]int32, nid)
-		for rank, k := range sorted {
-			perm[ids[k]] = int32(rank)
-		}
-	}
+	_, _, rowID, nid := numberColumn(ev.Key, func(i int) bool { return ev.Time[i] >= from && ev.Time[i] < to })
 	bounds = make([]int, nid+1)
 	for _, id := range rowID {
 		if id >= 0 {
-			bounds[perm[id]+1]++
+			bounds[id+1]++
 		}
 	}
 	for g := 1; g < len(bounds); g++ {
@@ -212,9 +162,8 @@ func groupByKey(ev *Frame, from, to int64) (rows []int, bounds []int) {
 	next := slices.Clone(bounds[:nid])
 	for i, id := range rowID {
 		if id >= 0 {
-			g := perm[id]
-			rows[next[g]] = i
-			next[g]++
+			rows[next[id]] = i
+			next[id]++
 		}
 	}
 	for g := 0; g+1 < len(bounds); g++ {
