@@ -207,18 +207,11 @@ func shardOf(ev *features.Frame, joinKey string, i, n int) *features.Frame {
 	if key == nil {
 		return ev // Compute reports the missing key
 	}
-	out := &features.Frame{Time: make([]int64, 0, ev.Len()/n+1)}
-	for _, c := range ev.Columns {
-		out.Columns = append(out.Columns, features.NewColumn(c.Name, c.Type, ev.Len()/n+1))
-	}
+	var rows []int
 	for r := range ev.Time {
-		if !key.Valid[r] || ShardOf(key, r, n) != i {
-			continue
-		}
-		out.Time = append(out.Time, ev.Time[r])
-		for k, c := range out.Columns {
-			c.AppendRow(ev.Columns[k], r)
+		if key.Valid[r] && ShardOf(key, r, n) == i {
+			rows = append(rows, r)
 		}
 	}
-	return out
+	return ev.Take(rows)
 }

@@ -145,28 +145,9 @@ func (o redisOnline) Write(ctx context.Context, view string, f *features.Frame) 
 }
 
 func readPartition(b *testing.B, path string) *features.Frame {
-	f, err := parquet.OpenFile(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	out := &features.Frame{Key: features.NewColumn("user_id", features.Int64, 0)}
 	fields := []features.Field{{Name: "n_1d", Type: features.Int64}, {Name: "amount_1d", Type: features.Float64},
 		{Name: "avg_amount_1d", Type: features.Float64}, {Name: "last_kind_1d", Type: features.String}}
-	for _, fd := range fields {
-		out.Columns = append(out.Columns, features.NewColumn(fd.Name, fd.Type, 0))
-	}
-	err = f.ReadFrames(parquet.FrameSpec{Key: "user_id", KeyType: features.Int64, Time: parquet.EventTimestamp, Created: true, Columns: fields}, func(fr *features.Frame) error {
-		for r := range fr.Time {
-			out.Key.AppendRow(fr.Key, r)
-			out.Time = append(out.Time, fr.Time[r])
-			out.Created = append(out.Created, fr.Created[r])
-			for k, c := range out.Columns {
-				c.AppendRow(fr.Columns[k], r)
-			}
-		}
-		return nil
-	})
+	out, err := parquet.ReadFile(path, parquet.FrameSpec{Key: "user_id", KeyType: features.Int64, Time: parquet.EventTimestamp, Created: true, Columns: fields})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -177,30 +177,12 @@ func (s *stack) readWindow(view string, end time.Time) *features.Frame {
 	s.t.Helper()
 	v, _ := s.reg.View(view)
 	ent := s.reg.EntityOf(v)
-	f, err := parquet.OpenFile(filepath.Join(s.stores.Offline.Root(), parquet.WindowFile(view, end, -1)))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer f.Close()
 	var fields []features.Field
 	for _, ft := range v.Features() {
 		fields = append(fields, features.Field{Name: ft.Name, Type: ft.Type})
 	}
-	out := &features.Frame{Key: features.NewColumn(ent.JoinKey, ent.KeyType, 0)}
-	for _, fd := range fields {
-		out.Columns = append(out.Columns, features.NewColumn(fd.Name, fd.Type, 0))
-	}
-	err = f.ReadFrames(parquet.FrameSpec{Key: ent.JoinKey, KeyType: ent.KeyType, Time: parquet.EventTimestamp, Created: true, Columns: fields}, func(fr *features.Frame) error {
-		for r := range fr.Time {
-			out.Key.AppendRow(fr.Key, r)
-			out.Time = append(out.Time, fr.Time[r])
-			out.Created = append(out.Created, fr.Created[r])
-			for k, c := range out.Columns {
-				c.AppendRow(fr.Columns[k], r)
-			}
-		}
-		return nil
-	})
+	out, err := parquet.ReadFile(filepath.Join(s.stores.Offline.Root(), parquet.WindowFile(view, end, -1)),
+		parquet.FrameSpec{Key: ent.JoinKey, KeyType: ent.KeyType, Time: parquet.EventTimestamp, Created: true, Columns: fields})
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -187,6 +187,47 @@ func (f *Frame) Column(name string) *Column {
 	return nil
 }
 
+// Take returns a new frame holding rows of f, in the order given.
+func (f *Frame) Take(rows []int) *Frame {
+	out := &Frame{Time: make([]int64, len(rows))}
+	if f.Key != nil {
+		out.Key = NewColumn(f.Key.Name, f.Key.Type, len(rows))
+	}
+	if f.Created != nil {
+		out.Created = make([]int64, len(rows))
+	}
+	for _, c := range f.Columns {
+		out.Columns = append(out.Columns, NewColumn(c.Name, c.Type, len(rows)))
+	}
+	for i, r := range rows {
+		out.Time[i] = f.Time[r]
+		if out.Created != nil {
+			out.Created[i] = f.Created[r]
+		}
+		if out.Key != nil {
+			out.Key.AppendRow(f.Key, r)
+		}
+		for k, c := range out.Columns {
+			c.AppendRow(f.Columns[k], r)
+		}
+	}
+	return out
+}
+
+// Append adds every row of g, whose columns must match f's.
+func (f *Frame) Append(g *Frame) {
+	f.Time = append(f.Time, g.Time...)
+	if g.Created != nil {
+		f.Created = append(f.Created, g.Created...)
+	}
+	if f.Key != nil {
+		f.Key.AppendColumn(g.Key)
+	}
+	for k, c := range f.Columns {
+		c.AppendColumn(g.Columns[k])
+	}
+}
+
 // Validate checks that every column has one entry per row.
 func (f *Frame) Validate() error {
 	n := len(f.Time)

@@ -32,7 +32,12 @@ func CheckWindowEnd(v *View, end time.Time) error {
 // WindowEnds lists the window ends of a view in (from, to], aligned to its
 // cadence in UTC. A backfill of [from, to] runs exactly these windows.
 func WindowEnds(v *View, from, to time.Time) []time.Time {
-	step := v.Cadence.Duration()
+	return WindowEndsEvery(v.Cadence.Duration(), from, to)
+}
+
+// WindowEndsEvery lists the multiples of step (since the Unix epoch, UTC) in
+// (from, to]. It is pure and deterministic, so workflows may call it.
+func WindowEndsEvery(step time.Duration, from, to time.Time) []time.Time {
 	first := from.UTC().Truncate(step)
 	if !first.After(from) {
 		first = first.Add(step)

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/skewfree/skewfree/activities"
+	"github.com/skewfree/skewfree/features"
 )
 
 // ProgressQuery is the name of the backfill's progress query.
@@ -50,19 +51,6 @@ func BackfillInputFor(in MaterializeInput, from, to time.Time, concurrency int) 
 	return BackfillInput{View: in.View, From: from.UTC(), To: to.UTC(), Cadence: in.Cadence, Lateness: in.Lateness, Shards: in.Shards, Concurrency: concurrency}
 }
 
-// windowEnds lists the cadence-aligned window ends in (from, to].
-func windowEnds(from, to time.Time, cadence time.Duration) []time.Time {
-	first := from.UTC().Truncate(cadence)
-	if !first.After(from) {
-		first = first.Add(cadence)
-	}
-	var out []time.Time
-	for t := first; !t.After(to); t = t.Add(cadence) {
-		out = append(out, t)
-	}
-	return out
-}
-
 // BackfillWorkflow materializes every window in (From, To] as child
 // workflows with the same ids a schedule would use, at most Concurrency at
 // a time. Windows finish in any order; the online store keeps the newest
@@ -77,7 +65,7 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (Progress, error) 
 	if conc <= 0 {
 		conc = 4
 	}
-	ends := windowEnds(in.From, in.To, in.Cadence)
+	ends := features.WindowEndsEvery(in.Cadence, in.From, in.To)
 	p := in.Progress
 	p.Total = len(ends)
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return p, nil }); err != nil {

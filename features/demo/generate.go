@@ -177,15 +177,5 @@ func (b frameBuilder) sorted() *features.Frame {
 		idx[i] = i
 	}
 	slices.SortStableFunc(idx, func(x, y int) int { return cmp.Compare(f.Time[x], f.Time[y]) })
-	out := &features.Frame{Time: make([]int64, len(idx))}
-	for _, c := range f.Columns {
-		out.Columns = append(out.Columns, features.NewColumn(c.Name, c.Type, len(idx)))
-	}
-	for i, r := range idx {
-		out.Time[i] = f.Time[r]
-		for k, c := range out.Columns {
-			c.AppendRow(f.Columns[k], r)
-		}
-	}
-	return out
+	return f.Take(idx)
 }

@@ -437,3 +437,35 @@ func (f *File) ReadFrames(spec FrameSpec, fn func(*features.Frame) error) error 
 	}
 	return nil
 }
+
+// ReadFile reads a whole file as one frame (a window's partition: small
+// enough by construction; history is streamed with ReadFrames instead).
+func ReadFile(path string, spec FrameSpec) (*features.Frame, error) {
+	f, err := OpenFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out *features.Frame
+	err = f.ReadFrames(spec, func(fr *features.Frame) error {
+		if out == nil {
+			out = fr
+			return nil
+		}
+		out.Append(fr)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil { // no row groups
+		out = &features.Frame{}
+		if spec.Key != "" {
+			out.Key = features.NewColumn(spec.Key, spec.KeyType, 0)
+		}
+		for _, c := range spec.Columns {
+			out.Columns = append(out.Columns, features.NewColumn(c.Name, c.Type, 0))
+		}
+	}
+	return out, nil
+}

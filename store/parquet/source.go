@@ -53,24 +53,14 @@ func (s *Sources) Write(ctx context.Context, src *features.Source, f *features.F
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		rows := byDay[d]
-		part := &features.Frame{Time: make([]int64, len(rows))}
-		for _, c := range f.Columns {
-			part.Columns = append(part.Columns, features.NewColumn(c.Name, c.Type, len(rows)))
-		}
-		for i, r := range rows {
-			part.Time[i] = f.Time[r]
-			for k, c := range part.Columns {
-				c.AppendRow(f.Columns[k], r)
-			}
-		}
+		part := f.Take(byDay[d])
 		rel := filepath.Join(src.Path, "date="+d, "part-0.parquet")
 		if err := writeAtomic(filepath.Join(s.root, rel), func(w *os.File) error {
 			return WriteFrame(w, part, src.TimestampField, nil)
 		}); err != nil {
 			return out, fmt.Errorf("sources: write %s: %w", rel, err)
 		}
-		out = append(out, Partition{Path: rel, Rows: int64(len(rows))})
+		out = append(out, Partition{Path: rel, Rows: int64(part.Len())})
 	}
 	return out, nil
 }
@@ -101,10 +91,7 @@ func (s *Sources) Read(ctx context.Context, src *features.Source, from, to time.
 		err = f.ReadFrames(spec, func(fr *features.Frame) error {
 			if n := len(fr.Time); n > 0 && slices.IsSorted(fr.Time) && fr.Time[0] >= lo && fr.Time[n-1] < hi {
 				// The common case: a row group wholly inside the range.
-				out.Time = append(out.Time, fr.Time...)
-				for k, c := range out.Columns {
-					c.AppendColumn(fr.Columns[k])
-				}
+				out.Append(fr)
 				return ctx.Err()
 			}
 			for i, t := range fr.Time {
