@@ -77,17 +77,30 @@ func (s *Sources) Read(ctx context.Context, src *features.Source, from, to time.
 	if err != nil {
 		return nil, fmt.Errorf("sources: %w", err)
 	}
-	out := &features.Frame{}
-	for _, fd := range src.Fields {
-		out.Columns = append(out.Columns, features.NewColumn(fd.Name, fd.Type, 0))
-	}
-	lo, hi := features.Micros(from), features.Micros(to)
-	spec := FrameSpec{Time: src.TimestampField, Columns: src.Fields}
+	// Open every file first: their row counts size the output once, instead
+	// of growing millions of rows by doubling.
+	opened := make([]*File, 0, len(files))
+	defer func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	}()
+	var total int64
 	for _, path := range files {
 		f, err := OpenFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("sources: %w", err)
 		}
+		opened = append(opened, f)
+		total += f.NumRows()
+	}
+	out := &features.Frame{Time: make([]int64, 0, total)}
+	for _, fd := range src.Fields {
+		out.Columns = append(out.Columns, features.NewColumn(fd.Name, fd.Type, int(total)))
+	}
+	lo, hi := features.Micros(from), features.Micros(to)
+	spec := FrameSpec{Time: src.TimestampField, Columns: src.Fields}
+	for _, f := range opened {
 		err = f.ReadFrames(spec, func(fr *features.Frame) error {
 			if n := len(fr.Time); n > 0 && slices.IsSorted(fr.Time) && fr.Time[0] >= lo && fr.Time[n-1] < hi {
 				// The common case: a row group wholly inside the range.
@@ -105,7 +118,6 @@ func (s *Sources) Read(ctx context.Context, src *features.Source, from, to time.
 			}
 			return ctx.Err()
 		})
-		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("sources: %s: %w", src.Name, err)
 		}
