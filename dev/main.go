@@ -93,7 +93,8 @@ func run(log *slog.Logger) error {
 
 	// Sample data through the end of today, so the newest windows are fresh.
 	today := time.Now().UTC().Truncate(24 * time.Hour)
-	if _, err := os.Stat(filepath.Join(abs, "raw")); errors.Is(err, os.ErrNotExist) {
+	// (Re)generate when the raw data does not reach today, e.g. on a later day.
+	if _, err := os.Stat(filepath.Join(abs, "raw", "orders", "date="+today.Format(time.DateOnly))); errors.Is(err, os.ErrNotExist) {
 		log.Info("generating sample data", "users", *users, "days", *days+1)
 		frames, err := demo.Generate(demo.GenOptions{Users: *users, Products: 200, Days: *days + 1, Start: today.Add(-time.Duration(*days) * 24 * time.Hour)})
 		if err != nil {
