@@ -31,6 +31,7 @@ import (
 
 	"github.com/skewfree/skewfree/activities"
 	"github.com/skewfree/skewfree/app"
+	"github.com/skewfree/skewfree/cli"
 	"github.com/skewfree/skewfree/devserver"
 	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/features/demo"
@@ -70,6 +71,8 @@ type stack struct {
 	stores *app.Stores
 	client client.Client
 	today  time.Time
+	// redisURL is the test's own redis-server.
+	redisURL string
 }
 
 func newStack(t *testing.T) *stack {
@@ -108,7 +111,7 @@ func newStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	return &stack{t: t, reg: reg, stores: stores, client: c, today: today}
+	return &stack{t: t, reg: reg, stores: stores, client: c, today: today, redisURL: cfg.RedisURL}
 }
 
 // worker starts a worker whose activities may be wrapped.
@@ -262,6 +265,24 @@ func TestBackfillRerunRetryAndOnlineParity(t *testing.T) {
 	recordHistory(t, s.client, workflows.MaterializeID("user_orders", to), "materialize.json")
 	s.expectWindows("user_orders", ends)
 	s.expectOnlineEqualsOffline("user_orders", to)
+
+	// starter skew-check agrees, and catches a value written online only.
+	t.Setenv("SKEWFREE_REDIS_URL", s.redisURL)
+	t.Setenv("SKEWFREE_OFFLINE", "file://"+s.stores.Offline.Root())
+	var out, errOut strings.Builder
+	if code := cli.Run(ctx, s.reg, []string{"skew-check", "--view", "user_orders", "--sample", "0"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), " 0 mismatches") {
+		t.Fatalf("skew-check on consistent stores: code %d\n%s%s", code, out.String(), errOut.String())
+	}
+	tampered := s.readWindow("user_orders", to).Take([]int{0})
+	tampered.Created[0]++
+	_ = tampered.Columns[0].Set(0, features.IntValue(tampered.Columns[0].Ints[0]+100))
+	if _, err := s.stores.Online.Write(ctx, "user_orders", tampered); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := cli.Run(ctx, s.reg, []string{"skew-check", "--view", "user_orders", "--sample", "0"}, &out, &errOut); code == 0 || !strings.Contains(out.String(), " 1 mismatches") {
+		t.Fatalf("skew-check missed a tampered value: code %d\n%s", code, out.String())
+	}
 
 	// Re-running a window replaces it: same files, same rows.
 	v, _ := s.reg.View("user_orders")

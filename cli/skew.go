@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skewfree/skewfree/app"
+	"github.com/skewfree/skewfree/features"
+	"github.com/skewfree/skewfree/serving"
+	"github.com/skewfree/skewfree/store/parquet"
+)
+
+func skewCheckCmd(reg *features.Registry) *cobra.Command {
+	var (
+		view, windowEnd string
+		sample          int
+	)
+	c := &cobra.Command{
+		Use:   "skew-check --view V [--window-end T] [--sample N]",
+		Short: "Compare online values with the offline rows of a view's newest window",
+		Long: `skew-check reads the offline partition of a window (default: the view's newest) and
+the online values of a sample of its entities, and reports every feature value that
+differs. Online holds the newest window per entity, so check the newest window; a
+mismatch means something wrote one store and not the other. Exits 1 on any mismatch.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			v, ok := reg.View(view)
+			if !ok {
+				return fmt.Errorf("unknown view %q", view)
+			}
+			stores, err := app.OpenStores(ctx, reg, ConfigFromEnv(slog.New(slog.DiscardHandler)))
+			if err != nil {
+				return err
+			}
+			defer stores.Close()
+			if stores.Online == nil {
+				return fmt.Errorf("skew-check needs the online store: set SKEWFREE_REDIS_URL")
+			}
+			files, err := stores.Offline.ViewFiles(ctx, v.Name, time.Time{}, time.Time{})
+			if err != nil {
+				return err
+			}
+			stamp := ""
+			if windowEnd != "" {
+				t, err := parseTime("--window-end", windowEnd)
+				if err != nil {
+					return err
+				}
+				stamp = parquet.WindowStamp(t)
+			} else if len(files) > 0 {
+				// File names sort by window end within and across date folders.
+				last := filepath.Base(files[len(files)-1])
+				stamp = strings.SplitN(strings.TrimPrefix(strings.TrimSuffix(last, ".parquet"), "part-"), "-", 2)[0]
+			}
+			var windowFiles []string
+			for _, f := range files {
+				if strings.HasPrefix(filepath.Base(f), "part-"+stamp) {
+					windowFiles = append(windowFiles, f)
+				}
+			}
+			if stamp == "" || len(windowFiles) == 0 {
+				return fmt.Errorf("no offline partition of %s for window %q", v.Name, stamp)
+			}
+			ent := reg.EntityOf(v)
+			var fields []features.Field
+			var refs []string
+			for _, f := range v.Features() {
+				fields = append(fields, features.Field{Name: f.Name, Type: f.Type})
+				refs = append(refs, v.Name+":"+f.Name)
+			}
+			spec := parquet.FrameSpec{Key: ent.JoinKey, KeyType: ent.KeyType, Time: parquet.EventTimestamp, Created: true, Columns: fields}
+			var off *features.Frame
+			for _, path := range windowFiles {
+				fr, err := parquet.ReadFile(path, spec)
+				if err != nil {
+					return err
+				}
+				if off == nil {
+					off = fr
+				} else {
+					off.Append(fr)
+				}
+			}
+			rows := rand.Perm(off.Len())
+			if sample > 0 && sample < len(rows) {
+				rows = rows[:sample]
+			}
+			keys := make([]features.Value, len(rows))
+			for i, r := range rows {
+				keys[i] = off.Key.Value(r)
+			}
+			reader, err := serving.New(reg, stores.Online, serving.Options{})
+			if err != nil {
+				return err
+			}
+			defer reader.Close()
+			res, err := reader.Get(ctx, refs, serving.Entities{ent.JoinKey: keys})
+			if err != nil {
+				return err
+			}
+			var mismatches, newer, stale int
+			out := cmd.OutOrStdout()
+			for i, r := range rows {
+				for j, c := range off.Columns {
+					got, want := res.Rows[i][j], c.Value(r)
+					switch {
+					case got.Status == serving.Present && got.EventTime.After(features.FromMicros(off.Time[r])):
+						newer++ // a newer window is online: not this window's business
+					case got.Status != serving.Present:
+						stale++
+					case got.EventTime.Before(features.FromMicros(off.Time[r])):
+						mismatches++ // this window never reached the online store
+						if mismatches <= 10 {
+							fmt.Fprintf(out, "MISMATCH %s=%s %s: online is from %s, offline from %s\n", ent.JoinKey, keys[i], c.Name,
+								got.EventTime.Format(time.RFC3339), features.FromMicros(off.Time[r]).Format(time.RFC3339))
+						}
+					case !got.Value.Equal(want):
+						mismatches++
+						if mismatches <= 10 {
+							fmt.Fprintf(out, "MISMATCH %s=%s %s: online %s, offline %s\n", ent.JoinKey, keys[i], c.Name, got.Value, want)
+						}
+					}
+				}
+			}
+			fmt.Fprintf(out, "%s window %s: %d entities x %d features checked: %d mismatches, %d values newer online, %d not present online (expired or missing)\n",
+				v.Name, stamp, len(rows), len(off.Columns), mismatches, newer, stale)
+			if mismatches > 0 {
+				return fmt.Errorf("%d online values differ from the offline rows", mismatches)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&view, "view", "", "feature view")
+	c.Flags().StringVar(&windowEnd, "window-end", "", "window to check, RFC 3339 (default: the newest)")
+	c.Flags().IntVar(&sample, "sample", 1000, "entities to check (0: all)")
+	return c
+}
