@@ -304,13 +304,14 @@ func TestBackfillRerunRetryAndOnlineParity(t *testing.T) {
 	// The UI's backfill action is the schedule's backfill API: its runs
 	// carry the nominal times, hence the same ids and windows.
 	h := s.client.ScheduleClient().GetHandle(ctx, workflows.ScheduleID("product_sales"))
+	asked := time.Now().Add(-time.Second) // server and test share a clock; allow rounding
 	if err := h.Backfill(ctx, client.ScheduleBackfillOptions{Backfill: []client.ScheduleBackfill{{
 		Start: s.today.Add(-2 * 24 * time.Hour), End: s.today, Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL}}}); err != nil {
 		t.Fatal(err)
 	}
 	psEnds := []time.Time{s.today.Add(-2 * 24 * time.Hour), s.today.Add(-24 * time.Hour), s.today}
 	for _, e := range psEnds {
-		waitWorkflow(t, s.client, workflows.MaterializeID("product_sales", e))
+		waitWorkflow(t, s.client, workflows.MaterializeID("product_sales", e), asked)
 	}
 	s.expectWindows("product_sales", psEnds)
 	s.expectOnlineEqualsOffline("product_sales", s.today)
@@ -566,19 +567,30 @@ func recordHistory(t *testing.T, c client.Client, id, name string) {
 	}
 }
 
-func waitWorkflow(t *testing.T, c client.Client, id string) {
+// waitWorkflow waits until the latest run of id started after after and
+// completed (tests share the server, so an earlier run may hold the id).
+func waitWorkflow(t *testing.T, c client.Client, id string, after time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		err := c.GetWorkflow(ctx, id, "").Get(ctx, nil)
+		d, err := c.DescribeWorkflowExecution(ctx, id, "")
 		if err == nil {
-			return
+			info := d.GetWorkflowExecutionInfo()
+			if info.GetStartTime().AsTime().After(after) {
+				switch info.GetStatus() {
+				case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+					return
+				case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+				default:
+					t.Fatalf("workflow %s ended %s", id, info.GetStatus())
+				}
+			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("workflow %s: %v", id, err)
+			t.Fatalf("workflow %s: no completed run started after %s (%v)", id, after, err)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
