@@ -316,7 +316,17 @@ func TestBackfillRerunRetryAndOnlineParity(t *testing.T) {
 	s.expectWindows("product_sales", psEnds)
 	s.expectOnlineEqualsOffline("product_sales", s.today)
 
-	// The UI answers for the namespace's schedules.
+	// The Web UI is served (its pages, not only its API) ...
+	resp, err := http.Get(temporalSrv.UIURL() + "/namespaces/" + temporalSrv.Namespace() + "/schedules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(strings.ToLower(string(page)), "<html") {
+		t.Fatalf("Temporal UI page: %s %.200s", resp.Status, page)
+	}
+	// ... and answers for the namespace's schedules.
 	body := httpGet(t, temporalSrv.UIURL()+"/api/v1/namespaces/"+temporalSrv.Namespace()+"/schedules")
 	for _, view := range []string{"user_orders", "user_activity", "product_sales"} {
 		if !strings.Contains(body, workflows.ScheduleID(view)) {
