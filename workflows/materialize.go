@@ -17,7 +17,7 @@ import (
 // clock, so a late run, a retry or a backfill computes the same window.
 type MaterializeInput struct {
 	View      string
-	WindowEnd time.Time // zero: the nominal time of the scheduled run
+	WindowEnd time.Time `json:",omitzero"` // zero: the nominal time of the scheduled run
 	// Cadence and Lateness come from the registry through the starter or the
 	// schedule, so the workflow needs no registry (it does no I/O).
 	Cadence  time.Duration
