@@ -22,8 +22,8 @@ build:
 	$(GO) build ./...
 
 # Benchmarks print ratios against a baseline measured in the same run.
-bench: bench-join
-	$(GO) test -run '^$$' -bench . -benchmem ./features/... ./store/... ./serving/... ./internal/...
+bench: deps bench-join
+	$(GO) test -run '^$$' -bench . -benchmem ./features/... ./store/... ./serving/... ./internal/... ./trainingset/... ./activities/...
 
 # Training-set join vs DuckDB's ASOF join over the same Parquet files
 # (bench/ is its own module so the main module never links DuckDB).
