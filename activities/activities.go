@@ -86,6 +86,9 @@ func (a *Activities) ComputeWindow(ctx context.Context, in ComputeInput) (Comput
 	if !ok {
 		return ComputeOutput{}, badInput(fmt.Errorf("unknown view %q", in.View))
 	}
+	if err := features.CheckWindowEnd(v, in.WindowEnd); err != nil {
+		return ComputeOutput{}, badInput(err)
+	}
 	if in.Shard >= 0 && (in.Shards < 1 || in.Shard >= in.Shards) {
 		return ComputeOutput{}, badInput(fmt.Errorf("shard %d of %d is invalid", in.Shard, in.Shards))
 	}
