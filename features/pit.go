@@ -142,13 +142,17 @@ type Accumulator struct {
 	j       *AsOfJoin
 	ts      []int64 // math.MinInt64 = empty
 	created []int64
-	vals    []*Column
+	// rank breaks exact ties on both timestamps by the rank of the chunk
+	// the row came from (Add's rank), so the answer does not depend on
+	// which worker read which file first.
+	rank []int64
+	vals []*Column
 }
 
 // NewAccumulator returns an empty accumulator.
 func (j *AsOfJoin) NewAccumulator() *Accumulator {
 	n := len(j.bucketT)
-	a := &Accumulator{j: j, ts: make([]int64, n), created: make([]int64, n)}
+	a := &Accumulator{j: j, ts: make([]int64, n), created: make([]int64, n), rank: make([]int64, n)}
 	for i := range a.ts {
 		a.ts[i] = math.MinInt64
 	}
@@ -160,8 +164,10 @@ func (j *AsOfJoin) NewAccumulator() *Accumulator {
 
 // Add offers history rows: h.Key, h.Time (event_timestamp), h.Created (nil
 // means unknown: every row ties) and h.Columns in the order of the join's
-// features.
-func (a *Accumulator) Add(h *Frame) {
+// features. rank orders chunks for exact ties on both timestamps (the
+// higher rank wins; within one chunk the first row does): give each file
+// its index in a sorted file list so that results are reproducible.
+func (a *Accumulator) Add(h *Frame, rank int64) {
 	j := a.j
 	last := int32(-1) // id of the previous row's key, for sorted input
 	for r := range h.Time {
@@ -204,10 +210,10 @@ func (a *Accumulator) Add(h *Frame) {
 		if j.ttl > 0 && ts < j.bucketT[b]-j.ttl {
 			continue // too old for this bucket, hence for every later one
 		}
-		if ts < a.ts[b] || (ts == a.ts[b] && created <= a.created[b]) {
+		if !better(ts, created, rank, a.ts[b], a.created[b], a.rank[b]) {
 			continue
 		}
-		a.ts[b], a.created[b] = ts, created
+		a.ts[b], a.created[b], a.rank[b] = ts, created, rank
 		for f, c := range a.vals {
 			c.CopyRow(int(b), h.Columns[f], r)
 		}
@@ -234,7 +240,7 @@ func (j *AsOfJoin) Fill(dst []*Column, accs ...*Accumulator) {
 				continue
 			}
 			w := win[b]
-			if w.acc < 0 || better(a.ts[b], a.created[b], accs[w.acc].ts[b], accs[w.acc].created[b]) {
+			if w.acc < 0 || better(a.ts[b], a.created[b], a.rank[b], accs[w.acc].ts[b], accs[w.acc].created[b], accs[w.acc].rank[b]) {
 				win[b] = ref{int32(i), int32(b)}
 			}
 		}
@@ -247,7 +253,7 @@ func (j *AsOfJoin) Fill(dst []*Column, accs ...*Accumulator) {
 		cur := ref{-1, -1}
 		for b := j.bucketStart[id]; b < j.bucketStart[id+1]; b++ {
 			if w := win[b]; w.acc >= 0 {
-				if cur.acc < 0 || better(accs[w.acc].ts[w.b], accs[w.acc].created[w.b], accs[cur.acc].ts[cur.b], accs[cur.acc].created[cur.b]) {
+				if cur.acc < 0 || better(accs[w.acc].ts[w.b], accs[w.acc].created[w.b], accs[w.acc].rank[w.b], accs[cur.acc].ts[cur.b], accs[cur.acc].created[cur.b], accs[cur.acc].rank[cur.b]) {
 					cur = w
 				}
 			}
@@ -269,6 +275,6 @@ func (j *AsOfJoin) Fill(dst []*Column, accs ...*Accumulator) {
 	}
 }
 
-func better(ts, created, ts2, created2 int64) bool {
-	return cmp.Or(cmp.Compare(ts, ts2), cmp.Compare(created, created2)) > 0
+func better(ts, created, rank, ts2, created2, rank2 int64) bool {
+	return cmp.Or(cmp.Compare(ts, ts2), cmp.Compare(created, created2), cmp.Compare(rank, rank2)) > 0
 }

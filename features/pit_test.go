@@ -50,6 +50,7 @@ func historyFrame(rows []hrow, withCreated bool) *features.Frame {
 type erow struct {
 	key     string
 	t       float64
+	plusUS  int64 // added to t, for exact microsecond edges
 	nullKey bool
 }
 
@@ -63,7 +64,7 @@ func runJoin(t *testing.T, ents []erow, hist []hrow, opt features.JoinOptions, w
 			k = features.Null
 		}
 		_ = keys.Append(k)
-		times = append(times, at(e.t))
+		times = append(times, at(e.t)+e.plusUS)
 	}
 	feats := []features.Feature{{Name: "v", Type: features.Int64}}
 	j := features.NewAsOfJoin(keys, times, nil, feats, opt)
@@ -75,7 +76,7 @@ func runJoin(t *testing.T, ents []erow, hist []hrow, opt features.JoinOptions, w
 			part = append(part, hist[k])
 		}
 		a := j.NewAccumulator()
-		a.Add(historyFrame(part, withCreated))
+		a.Add(historyFrame(part, withCreated), int64(i))
 		accs = append(accs, a)
 	}
 	dst := []*features.Column{features.NewNullColumn("v", features.Int64, len(ents))}
@@ -111,7 +112,7 @@ func TestAsOfJoinCases(t *testing.T) {
 			ents: []erow{{key: "a", t: 72}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}}, ttl: 2 * day,
 			want: []*int64{iv(1)}},
 		{name: "one microsecond past TTL is outside",
-			ents: []erow{{key: "a", t: 72.0000003}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}}, ttl: 2 * day,
+			ents: []erow{{key: "a", t: 72, plusUS: 1}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}}, ttl: 2 * day,
 			want: []*int64{nil}},
 		{name: "TTL zero is unlimited",
 			ents: []erow{{key: "a", t: 10000}}, hist: []hrow{{key: "a", ts: 1, cr: 1, val: iv(1)}},

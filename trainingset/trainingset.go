@@ -144,16 +144,23 @@ func Build(ctx context.Context, reg *features.Registry, hist History, opt Option
 	if err != nil {
 		return Stats{}, err
 	}
-	keys := map[string]*features.Column{}
+	// Key columns by name and type: two entities may share a join key name
+	// with different key types.
+	type keyCol struct {
+		name string
+		typ  features.Type
+	}
+	keys := map[keyCol]*features.Column{}
 	for _, r := range reqs {
-		if keys[r.ent.JoinKey] != nil {
+		kc := keyCol{r.ent.JoinKey, r.ent.KeyType}
+		if keys[kc] != nil {
 			continue
 		}
 		k, err := readAllColumn(in, r.ent.JoinKey, r.ent.KeyType)
 		if err != nil {
 			return Stats{}, fmt.Errorf("entity file: join key: %w", err)
 		}
-		keys[r.ent.JoinKey] = k
+		keys[kc] = k
 	}
 
 	st := Stats{EntityRows: int64(n)}
@@ -167,8 +174,11 @@ func Build(ctx context.Context, reg *features.Registry, hist History, opt Option
 		}
 		parts := partitions(n, len(r.feats), opt)
 		st.Partitions = max(st.Partitions, parts)
-		key := keys[r.ent.JoinKey]
+		key := keys[keyCol{r.ent.JoinKey, r.ent.KeyType}]
 		for p, only := range splitByHash(key, parts) {
+			if only != nil && len(only) == 0 {
+				continue // no entity row hashed here (nil would mean all rows)
+			}
 			j := features.NewAsOfJoin(key, times, only, r.feats, features.JoinOptions{TTL: r.view.TTL, AsKnownAt: opt.AsKnownAt})
 			if j.Buckets() == 0 {
 				continue
@@ -268,6 +278,9 @@ func splitByHash(key *features.Column, n int) [][]int32 {
 		return [][]int32{nil}
 	}
 	out := make([][]int32, n)
+	for p := range out {
+		out[p] = []int32{}
+	}
 	for i := range key.Valid {
 		var h uint64
 		if key.Type == features.String {
@@ -294,7 +307,11 @@ func scanHistory(ctx context.Context, j *features.AsOfJoin, files []string, ent 
 	}
 	workers = max(1, min(workers, len(files)))
 	accs := make([]*features.Accumulator, workers)
-	next := make(chan string)
+	type job struct {
+		path string
+		rank int64
+	}
+	next := make(chan job)
 	errs := make(chan error, workers)
 	var rows atomic.Int64
 	var wg sync.WaitGroup
@@ -305,8 +322,8 @@ func scanHistory(ctx context.Context, j *features.AsOfJoin, files []string, ent 
 		wg.Add(1)
 		go func(acc *features.Accumulator) {
 			defer wg.Done()
-			for path := range next {
-				f, err := parquet.OpenFile(path)
+			for jb := range next {
+				f, err := parquet.OpenFile(jb.path)
 				if err != nil {
 					errs <- err
 					cancel()
@@ -314,7 +331,7 @@ func scanHistory(ctx context.Context, j *features.AsOfJoin, files []string, ent 
 				}
 				err = f.ReadFrames(spec, func(fr *features.Frame) error {
 					rows.Add(int64(fr.Len()))
-					acc.Add(fr)
+					acc.Add(fr, jb.rank)
 					return ctx.Err()
 				})
 				f.Close()
@@ -329,9 +346,9 @@ func scanHistory(ctx context.Context, j *features.AsOfJoin, files []string, ent 
 	// Newest files first: in our layout file names sort by window end, and
 	// once a bucket holds its newest row, older rows only cost a compare.
 feed:
-	for _, path := range slices.Backward(files) {
+	for i, path := range slices.Backward(files) {
 		select {
-		case next <- path:
+		case next <- job{path, int64(i)}:
 		case <-ctx.Done():
 			break feed
 		}

@@ -94,11 +94,21 @@ func writeHistory(t *testing.T, s *parquet.Store, rng *rand.Rand, nu, days int) 
 			}
 		}
 		f.Columns = []*features.Column{cnt, avg, last}
-		// Some windows are written twice (a retry): the second replaces the first.
-		for range 1 + rng.IntN(2) {
+		// Some windows are written twice, the second time as a correction
+		// computed later with other values: it replaces the first.
+		if rng.IntN(2) == 0 {
 			if _, err := s.WriteWindow(ctx, "daily", end, -1, f, "fp"); err != nil {
 				t.Fatal(err)
 			}
+			for i := range rows {
+				rows[i].cr += int64(time.Hour / time.Microsecond)
+				rows[i].cnt += 100
+				f.Created[i] = rows[i].cr
+				cnt.Ints[i] = rows[i].cnt
+			}
+		}
+		if _, err := s.WriteWindow(ctx, "daily", end, -1, f, "fp"); err != nil {
+			t.Fatal(err)
 		}
 		all = append(all, rows...)
 	}
@@ -362,5 +372,62 @@ func writeSchema(t *testing.T, path string, g goparquet.Group, row goparquet.Row
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A tiny budget splits the entity rows by key hash; partitions that no key
+// hashed to must not scan history (a nil row list would mean "all rows").
+func TestEmptyPartitionsScanNothing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	dir := t.TempDir()
+	s, _ := parquet.Open(filepath.Join(dir, "offline"))
+	writeHistory(t, s, rng, 3, 4)
+	var ents []entityRow
+	for i := range 3000 { // one key: at most one non-empty partition
+		ents = append(ents, entityRow{user: 1, T: features.Micros(day0.Add(100 * time.Hour)), label: int64(i)})
+	}
+	in := filepath.Join(dir, "e.parquet")
+	writeEntities(t, in, ents, goparquet.Microsecond, true, 1000)
+	reg := registry(t)
+	refs, _ := reg.ResolveRefs([]string{"daily:cnt"})
+	st, err := trainingset.Build(context.Background(), reg, s, trainingset.Options{Entities: in, Features: refs,
+		Out: filepath.Join(dir, "out.parquet"), MemoryBudget: 20 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := s.ViewFiles(context.Background(), "daily", time.Time{}, time.Time{})
+	if st.Partitions < 2 || st.Files > len(files) {
+		t.Fatalf("%d partitions scanned %d files; the history has %d: empty partitions rescanned it", st.Partitions, st.Files, len(files))
+	}
+}
+
+// Two entities may share a join key name with different key types; each
+// view must get the key column of its own entity's type.
+func TestSameJoinKeyNameDifferentTypes(t *testing.T) {
+	r := features.NewRegistry()
+	err := r.Register(
+		&features.Entity{Name: "user", JoinKey: "id", KeyType: features.Int64},
+		&features.Entity{Name: "shop", JoinKey: "id", KeyType: features.String},
+		&features.Source{Name: "a", Path: "a", TimestampField: "ts", Fields: []features.Field{{Name: "id", Type: features.Int64}}},
+		&features.Source{Name: "b", Path: "b", TimestampField: "ts", Fields: []features.Field{{Name: "id", Type: features.String}}},
+		&features.View{Name: "va", Entity: "user", Source: "a", Cadence: features.Daily, Owner: "o", Description: "d",
+			Aggregations: []features.Aggregation{{Name: "n", Kind: features.Count, Window: 24 * time.Hour}}},
+		&features.View{Name: "vb", Entity: "shop", Source: "b", Cadence: features.Daily, Owner: "o", Description: "d",
+			Aggregations: []features.Aggregation{{Name: "n", Kind: features.Count, Window: 24 * time.Hour}}},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s, _ := parquet.Open(filepath.Join(dir, "offline"))
+	in := filepath.Join(dir, "e.parquet")
+	// The file's id column is INT64: the int64-keyed view reads it, the
+	// string-keyed one must fail with a clear error, not a panic.
+	writeSchema(t, in, goparquet.Group{"event_timestamp": goparquet.Timestamp(goparquet.Microsecond), "id": goparquet.Int(64)},
+		goparquet.Row{goparquet.Int64Value(features.Micros(day0)).Level(0, 0, 0), goparquet.Int64Value(1).Level(0, 0, 1)})
+	refs, _ := r.ResolveRefs([]string{"va:n", "vb:n"})
+	_, err = trainingset.Build(context.Background(), r, s, trainingset.Options{Entities: in, Features: refs, Out: filepath.Join(dir, "out.parquet")})
+	if err == nil || !strings.Contains(err.Error(), "column id has type INT(64,true), want string") {
+		t.Fatalf("err = %v", err)
 	}
 }
