@@ -92,6 +92,7 @@ func (a *Activities) ComputeWindow(ctx context.Context, in ComputeInput) (Comput
 	if in.Shard >= 0 && (in.Shards < 1 || in.Shard >= in.Shards) {
 		return ComputeOutput{}, badInput(fmt.Errorf("shard %d of %d is invalid", in.Shard, in.Shards))
 	}
+	defer keepAlive(ctx)()
 	src := a.Registry.SourceOf(v)
 	ev, err := a.Sources.Read(ctx, src, features.Window(v, in.WindowEnd), in.WindowEnd)
 	if err != nil {
@@ -139,6 +140,7 @@ func (a *Activities) PushOnline(ctx context.Context, in PushInput) (OnlineStats,
 	if !ok {
 		return OnlineStats{}, badInput(fmt.Errorf("unknown view %q", in.View))
 	}
+	defer keepAlive(ctx)()
 	ent := a.Registry.EntityOf(v)
 	f, err := parquet.OpenFile(filepath.Join(a.Offline.Root(), in.Partition.Path))
 	if err != nil {
@@ -167,6 +169,32 @@ func (a *Activities) PushOnline(ctx context.Context, in PushInput) (OnlineStats,
 		return total, fmt.Errorf("push %s online: read %d rows back, the write reported %d", in.Partition.Path, total.Rows, in.Partition.Rows)
 	}
 	return total, nil
+}
+
+// heartbeatEvery is well inside the workflows' heartbeat timeout, so that a
+// single long step (reading 90 days of source, writing a huge window) is not
+// mistaken for a dead worker.
+const heartbeatEvery = 20 * time.Second
+
+// keepAlive heartbeats until the returned stop is called. The steps'
+// own heartbeats say where the activity is; this one says it is alive.
+func keepAlive(ctx context.Context) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(heartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				activity.RecordHeartbeat(ctx, "working")
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 func (a *Activities) log() *slog.Logger {

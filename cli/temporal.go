@@ -174,11 +174,12 @@ func waitBackfill(cmd *cobra.Command, cl client.Client, run client.WorkflowRun, 
 		case err := <-done:
 			_ = bar.Finish()
 			p, _ := queryProgress(cmd.Context(), cl, run.GetID())
-			fmt.Fprintf(cmd.OutOrStdout(), "backfill %s: %d of %d windows done, %d failed\n", run.GetID(), p.Done, p.Total, p.Failed)
+			fmt.Fprintf(cmd.OutOrStdout(), "backfill %s: %d of %d windows done, %d failed, %d already running elsewhere %v\n",
+				run.GetID(), p.Done, p.Total, p.Failed, p.Joined, p.JoinedWindows)
 			return err
 		case <-tick.C:
 			if p, err := queryProgress(cmd.Context(), cl, run.GetID()); err == nil {
-				_ = bar.Set(p.Done + p.Failed)
+				_ = bar.Set(p.Done + p.Failed + p.Joined)
 			}
 		case <-cmd.Context().Done():
 			return cmd.Context().Err()

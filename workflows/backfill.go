@@ -38,10 +38,15 @@ type BackfillInput struct {
 
 // Progress answers the progress query.
 type Progress struct {
-	Total   int
-	Done    int
-	Failed  int
-	Running int
+	Total  int
+	Done   int
+	Failed int
+	// Joined windows were already running elsewhere (the schedule, another
+	// backfill) when this backfill reached them; their own runs decide
+	// their outcome, listed in JoinedWindows.
+	Joined        int
+	JoinedWindows []string
+	Running       int
 	// FailedWindows lists the window ends (RFC 3339) that failed, with why.
 	FailedWindows []string
 }
@@ -93,9 +98,8 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (Progress, error) 
 			case err == nil:
 				p.Done++
 			case errors.As(err, &already):
-				// The schedule (or another backfill) runs this window now;
-				// its run computes the same rows.
-				p.Done++
+				p.Joined++
+				p.JoinedWindows = append(p.JoinedWindows, end.Format(time.RFC3339))
 			default:
 				p.Failed++
 				p.FailedWindows = append(p.FailedWindows, end.Format(time.RFC3339)+": "+rootCause(err))
