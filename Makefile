@@ -5,7 +5,7 @@ CORE := ./features/... ./store/... ./trainingset/... ./pipeline/...
 
 .PHONY: test deps vet lint bench bench-join dev build
 
-test: deps vet
+test: deps lint
 	$(GO) test -race -count=1 $(CORE)
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e /features -e /store/ -e /trainingset -e /pipeline)
 
@@ -15,8 +15,13 @@ deps:
 vet:
 	$(GO) vet ./...
 
+# workflowcheck (Temporal's determinism analyzer) runs from its own module,
+# so it adds nothing to ours.
+WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
+
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) run $(WORKFLOWCHECK) ./workflows/...
 
 build:
 	$(GO) build ./...
