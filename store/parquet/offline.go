@@ -168,11 +168,28 @@ func writeAtomic(path string, write func(*os.File) error) error {
 		return err
 	}
 	ok = true
+	removeStaleTemps(dir, filepath.Base(path))
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync() // persist the rename; not every filesystem supports it
 		d.Close()
 	}
 	return nil
+}
+
+// staleTemp is the age past which a temp file of ours cannot belong to a
+// live writer: activities time out well before it. Younger ones may be a
+// concurrent attempt's and are left alone.
+const staleTemp = 2 * time.Hour
+
+// removeStaleTemps deletes temp files a crashed writer of the same file left.
+// Readers skip them anyway; this only reclaims the space.
+func removeStaleTemps(dir, base string) {
+	matches, _ := filepath.Glob(filepath.Join(dir, "."+base+".tmp-*"))
+	for _, m := range matches {
+		if st, err := os.Stat(m); err == nil && time.Since(st.ModTime()) > staleTemp {
+			_ = os.Remove(m)
+		}
+	}
 }
 
 // WriteFileAtomic writes a frame to a standalone file (a training set, a

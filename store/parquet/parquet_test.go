@@ -134,6 +134,34 @@ func assertFramesEqual(t *testing.T, a, b *features.Frame) {
 	}
 }
 
+func TestRewriteRemovesStaleTempFiles(t *testing.T) {
+	ctx := context.Background()
+	s, _ := parquet.Open(t.TempDir())
+	p, err := s.WriteWindow(ctx, "v", end, -1, sampleFrame(2, end), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(filepath.Join(s.Root(), p.Path))
+	old := filepath.Join(dir, ".part-20261120T000000Z.parquet.tmp-111")
+	fresh := filepath.Join(dir, ".part-20261120T000000Z.parquet.tmp-222")
+	for _, f := range []string{old, fresh} {
+		if err := os.WriteFile(f, []byte("half a file"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past := time.Now().Add(-3 * time.Hour)
+	os.Chtimes(old, past, past)
+	if _, err := s.WriteWindow(ctx, "v", end, -1, sampleFrame(2, end), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); err == nil {
+		t.Error("a crashed writer's old temp file survived the rewrite")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Error("a recent temp file (maybe a live writer's) was removed")
+	}
+}
+
 func TestWriteWindowRejectsForeignTimestamps(t *testing.T) {
 	s, _ := parquet.Open(t.TempDir())
 	in := sampleFrame(3, end)
