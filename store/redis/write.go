@@ -14,7 +14,7 @@ import (
 // monotonicSet writes each ARGV[2k-1] to KEYS[k] unless the stored value
 // is newer, and returns one 1 (written) or 0 (dropped) per key. "Newer"
 // compares the 16-byte ordering header (event_timestamp, then
-// created_timestamp, both big-endian with the sign bit flipped) byte by byte,
+// created_timestamp, both big-endian with the sign bit flipped) as four big-endian 32-bit words (struct.unpack),
 // which equals comparing the numbers; GETRANGE reads just those bytes. An
 // equal header overwrites, so a retried batch is idempotent. ARGV[2k] is the
 // absolute expiry in Unix milliseconds ("0": none). Running the comparison
@@ -31,11 +31,14 @@ for k = 1, #KEYS do
   local old = redis.call('GETRANGE', KEYS[k], 1, 16)
   local write = 1
   if #old == 16 then
-    for i = 2, 17 do
-      local a, b = string.byte(new, i), string.byte(old, i - 1)
-      if a < b then write = 0 break end
-      if a > b then break end
-    end
+    -- Four big-endian 32-bit words each (exact in Lua's doubles), compared
+    -- in order: the same as comparing the 16 bytes.
+    local n1, n2, n3, n4 = struct.unpack('>I4I4I4I4', new, 2)
+    local o1, o2, o3, o4 = struct.unpack('>I4I4I4I4', old)
+    if n1 ~= o1 then write = n1 > o1 and 1 or 0
+    elseif n2 ~= o2 then write = n2 > o2 and 1 or 0
+    elseif n3 ~= o3 then write = n3 > o3 and 1 or 0
+    elseif n4 < o4 then write = 0 end
   end
   if write == 1 then
     local at = ARGV[2 * k]
