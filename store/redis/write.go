@@ -14,8 +14,8 @@ import (
 // monotonicSet writes each ARGV[2k-1] to KEYS[k] unless the stored value
 // is newer, and returns one 1 (written) or 0 (dropped) per key. "Newer"
 // compares the 16-byte ordering header (event_timestamp, then
-// created_timestamp, both big-endian with the sign bit flipped) as four big-endian 32-bit words (struct.unpack),
-// which equals comparing the numbers; GETRANGE reads just those bytes. An
+// created_timestamp, both big-endian with the sign bit flipped) as four
+// big-endian 32-bit words (struct.unpack), which equals comparing the numbers; GETRANGE reads just those bytes. An
 // equal header overwrites, so a retried batch is idempotent. ARGV[2k] is the
 // absolute expiry in Unix milliseconds ("0": none). Running the comparison
 // server-side makes it atomic with the SET: two writers racing can never
