@@ -150,7 +150,7 @@ func run(log *slog.Logger) error {
 	}()
 
 	log.Info("backfilling the last days of every view", "days", *days)
-	if err := backfillAll(ctx, c, reg, today, *days, log); err != nil {
+	if err := backfillAll(ctx, c, reg, *days, log); err != nil {
 		return err
 	}
 
@@ -180,13 +180,12 @@ Ctrl-C stops everything.
 }
 
 // backfillAll runs one backfill per view over the last days and waits.
-func backfillAll(ctx context.Context, c client.Client, reg *features.Registry, today time.Time, days int, log *slog.Logger) error {
+func backfillAll(ctx context.Context, c client.Client, reg *features.Registry, days int, log *slog.Logger) error {
 	var runs []client.WorkflowRun
 	for _, v := range reg.Views() {
-		to := today
-		if v.Cadence == features.Hourly {
-			to = time.Now().UTC().Truncate(time.Hour)
-		}
+		// The newest window whose lateness has passed: a newer one would
+		// wait on its timer and hold up the start.
+		to := time.Now().UTC().Add(-v.Lateness).Truncate(v.Cadence.Duration())
 		from := to.Add(-time.Duration(days) * 24 * time.Hour)
 		in := workflows.BackfillInputFor(workflows.InputFor(v, time.Time{}), from, to, 4)
 		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{

@@ -248,7 +248,9 @@ func TestBackfillRerunRetryAndOnlineParity(t *testing.T) {
 		t.Fatalf("second apply: %v %v", again, err)
 	}
 
-	from, to := s.today.Add(-3*24*time.Hour), s.today
+	// Windows whose 2 h lateness has passed whatever the time of day (a
+	// window within its lateness waits on its timer).
+	from, to := s.today.Add(-4*24*time.Hour), s.today.Add(-24*time.Hour)
 	run := s.backfill("user_orders", from, to, 2)
 	var p workflows.Progress
 	if err := run.Get(ctx, &p); err != nil {
