@@ -18,6 +18,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -154,13 +155,37 @@ func (a *Activities) PushOnline(ctx context.Context, in PushInput) (OnlineStats,
 	spec := parquet.FrameSpec{Key: ent.JoinKey, KeyType: ent.KeyType, Time: parquet.EventTimestamp, Created: true, Columns: fields}
 	var total OnlineStats
 	err = f.ReadFrames(spec, func(fr *features.Frame) error {
-		st, err := a.Online.Write(ctx, v.Name, fr)
-		total.Rows += st.Rows
-		total.Written += st.Written
-		total.Stale += st.Stale
-		total.Expired += st.Expired
+		// Several writers keep Redis busy while the others encode their
+		// next batch; the monotonic rule makes their order irrelevant, and
+		// a partition holds each entity once.
+		n := fr.Len()
+		parts := make([][]int, pushWriters)
+		for i := range n {
+			p := i * pushWriters / n
+			parts[p] = append(parts[p], i)
+		}
+		sts := make([]OnlineStats, pushWriters)
+		errs := make([]error, pushWriters)
+		var wg sync.WaitGroup
+		for w, rows := range parts {
+			if len(rows) == 0 {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sts[w], errs[w] = a.Online.Write(ctx, v.Name, fr.Take(rows))
+			}()
+		}
+		wg.Wait()
+		for _, st := range sts {
+			total.Rows += st.Rows
+			total.Written += st.Written
+			total.Stale += st.Stale
+			total.Expired += st.Expired
+		}
 		activity.RecordHeartbeat(ctx, total.Rows)
-		return err
+		return errors.Join(errs...)
 	})
 	if err != nil {
 		return total, classify(fmt.Errorf("push %s online: %w", in.Partition.Path, err))
@@ -170,6 +195,9 @@ func (a *Activities) PushOnline(ctx context.Context, in PushInput) (OnlineStats,
 	}
 	return total, nil
 }
+
+// pushWriters is how many concurrent writers PushOnline runs per row group.
+const pushWriters = 4
 
 // heartbeatEvery is well inside the workflows' heartbeat timeout, so that a
 // single long step (reading 90 days of source, writing a huge window) is not
