@@ -96,7 +96,8 @@ type View struct {
 
 // FuncTransform is the plain Go form of a transform: it sees one entity's
 // events in [end-Lookback, end), oldest first, and fills one value per feature
-// in out (preset to nulls). Version must change whenever the code's meaning
+// in out (preset to nulls). Fn is called for different entities from several
+// goroutines at once: it must be safe for concurrent use (a pure function is). Version must change whenever the code's meaning
 // does: code cannot be hashed, so Version is what the fingerprint sees.
 type FuncTransform struct {
 	Features []Feature

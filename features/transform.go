@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -106,46 +108,75 @@ func Compute(reg *Registry, v *View, ev *Frame, end, created time.Time) (*Frame,
 	rows, bounds := groupByKey(ev, startUS, endUS)
 
 	feats := v.Features()
-	out := &Frame{Key: NewColumn(ent.JoinKey, ent.KeyType, 0)}
-	for _, f := range feats {
-		out.Columns = append(out.Columns, NewColumn(f.Name, f.Type, 0))
-	}
 	createdUS := Micros(created)
-	vals := make([]Value, len(feats))
-	var aggregated map[string]Value
-	for g := 0; g+1 < len(bounds); g++ {
-		group := rows[bounds[g]:bounds[g+1]]
-		for i := range v.Aggregations {
-			a := &v.Aggregations[i]
-			vals[i] = a.aggregate(ev, group, endUS-a.Window.Microseconds(), endUS, binds[i].col, binds[i].where)
+	// computeGroups computes groups [glo, ghi) into a frame of their own,
+	// so that workers can share the groups and their frames be joined in
+	// group order (the output stays ordered by key).
+	computeGroups := func(glo, ghi int) (*Frame, error) {
+		out := &Frame{Key: NewColumn(ent.JoinKey, ent.KeyType, ghi-glo)}
+		for _, f := range feats {
+			out.Columns = append(out.Columns, NewColumn(f.Name, f.Type, ghi-glo))
 		}
-		if fn := v.Func; fn != nil {
-			if aggregated == nil {
-				aggregated = make(map[string]Value, len(v.Aggregations))
+		vals := make([]Value, len(feats))
+		var aggregated map[string]Value
+		for g := glo; g < ghi; g++ {
+			group := rows[bounds[g]:bounds[g+1]]
+			for i := range v.Aggregations {
+				a := &v.Aggregations[i]
+				vals[i] = a.aggregate(ev, group, endUS-a.Window.Microseconds(), endUS, binds[i].col, binds[i].where)
 			}
-			for i, a := range v.Aggregations {
-				aggregated[a.Name] = vals[i]
+			if fn := v.Func; fn != nil {
+				if aggregated == nil {
+					aggregated = make(map[string]Value, len(v.Aggregations))
+				}
+				for i, a := range v.Aggregations {
+					aggregated[a.Name] = vals[i]
+				}
+				from := endUS - fn.Lookback.Microseconds()
+				first, _ := slices.BinarySearchFunc(group, from, func(r int, t int64) int { return cmp.Compare(ev.Time[r], t) })
+				fo := vals[len(v.Aggregations):]
+				clear(fo)
+				in := FuncInput{Key: ev.Key.KeyAt(group[0]), End: end.UTC(), Events: ev, Rows: group[first:], Aggregated: aggregated}
+				if err := fn.Fn(in, fo); err != nil {
+					return nil, fmt.Errorf("compute %s: func %s for key %v: %w", v.Name, fn.Version, in.Key, err)
+				}
 			}
-			from := endUS - fn.Lookback.Microseconds()
-			first, _ := slices.BinarySearchFunc(group, from, func(r int, t int64) int { return cmp.Compare(ev.Time[r], t) })
-			fo := vals[len(v.Aggregations):]
-			clear(fo)
-			in := FuncInput{Key: ev.Key.KeyAt(group[0]), End: end.UTC(), Events: ev, Rows: group[first:], Aggregated: aggregated}
-			if err := fn.Fn(in, fo); err != nil {
-				return nil, fmt.Errorf("compute %s: func %s for key %v: %w", v.Name, fn.Version, in.Key, err)
+			out.Key.AppendRow(ev.Key, group[0])
+			out.Time = append(out.Time, endUS)
+			out.Created = append(out.Created, createdUS)
+			for i, c := range out.Columns {
+				if err := c.Append(vals[i]); err != nil {
+					return nil, fmt.Errorf("compute %s: %w", v.Name, err)
+				}
 			}
 		}
-		out.Key.AppendRow(ev.Key, group[0])
-		out.Time = append(out.Time, endUS)
-		out.Created = append(out.Created, createdUS)
-		for i, c := range out.Columns {
-			if err := c.Append(vals[i]); err != nil {
-				return nil, fmt.Errorf("compute %s: %w", v.Name, err)
-			}
-		}
+		return out, nil
+	}
+	groups := len(bounds) - 1
+	workers := max(1, min(runtime.GOMAXPROCS(0), groups/minGroupsPerWorker))
+	frames := make([]*Frame, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			frames[w], errs[w] = computeGroups(w*groups/workers, (w+1)*groups/workers)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	out := frames[0]
+	for _, f := range frames[1:] {
+		out.Append(f)
 	}
 	return out, nil
 }
+
+// minGroupsPerWorker keeps small windows on one goroutine.
+const minGroupsPerWorker = 4096
 
 // groupByKey returns the rows of ev with a key and a time in [from, to),
 // grouped by key in ascending key order (so reruns write identical files),

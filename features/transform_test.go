@@ -319,3 +319,40 @@ func TestComputeRejectsBadInput(t *testing.T) {
 		})
 	}
 }
+
+// Enough entities for Compute to share the groups among goroutines: the
+// result must still hold every key once, in key order, with its own values.
+func TestComputeManyEntitiesInParallel(t *testing.T) {
+	v := &features.View{Name: "many", Entity: "user", Source: "ev", Cadence: features.Daily, Owner: "o", Description: "d",
+		Aggregations: []features.Aggregation{
+			{Name: "cnt", Kind: features.Count, Window: 24 * time.Hour},
+			{Name: "sum_n", Kind: features.Sum, Column: "n", Window: 24 * time.Hour},
+		}}
+	reg := testRegistry(t, v)
+	end := t0.Add(48 * time.Hour)
+	rng := rand.New(rand.NewPCG(3, 3))
+	var evs []event
+	wantCnt, wantSum := map[int64]int64{}, map[int64]int64{}
+	for range 60_000 {
+		e := event{key: rng.Int64N(20_000), n: rng.Int64N(10), t: features.Micros(end) - 1 - rng.Int64N((24 * time.Hour).Microseconds())}
+		evs = append(evs, e)
+		wantCnt[e.key]++
+		wantSum[e.key] += e.n
+	}
+	out, err := features.Compute(reg, v, eventFrame(evs), end, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() != len(wantCnt) {
+		t.Fatalf("%d rows for %d keys", out.Len(), len(wantCnt))
+	}
+	for i := range out.Len() {
+		k := out.Key.Ints[i]
+		if i > 0 && k <= out.Key.Ints[i-1] {
+			t.Fatalf("row %d: key %d after %d: output not in key order", i, k, out.Key.Ints[i-1])
+		}
+		if out.Columns[0].Ints[i] != wantCnt[k] || out.Columns[1].Ints[i] != wantSum[k] {
+			t.Fatalf("key %d: count %d sum %d, want %d %d", k, out.Columns[0].Ints[i], out.Columns[1].Ints[i], wantCnt[k], wantSum[k])
+		}
+	}
+}
