@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/skewfree/skewfree/features"
@@ -100,12 +102,33 @@ func (s *Sources) Read(ctx context.Context, src *features.Source, from, to time.
 	}
 	lo, hi := features.Micros(from), features.Micros(to)
 	spec := FrameSpec{Time: src.TimestampField, Columns: src.Fields}
-	for _, f := range opened {
-		err = f.ReadFrames(spec, func(fr *features.Frame) error {
+	// Decode the files in parallel (a window spans a file per day), then
+	// keep their rows in file order.
+	decoded := make([][]*features.Frame, len(opened))
+	errs := make([]error, len(opened))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, f := range opened {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = f.ReadFrames(spec, func(fr *features.Frame) error {
+				decoded[i] = append(decoded[i], fr)
+				return ctx.Err()
+			})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("sources: %s: %w", src.Name, err)
+	}
+	for _, frames := range decoded {
+		for _, fr := range frames {
 			if n := len(fr.Time); n > 0 && slices.IsSorted(fr.Time) && fr.Time[0] >= lo && fr.Time[n-1] < hi {
 				// The common case: a row group wholly inside the range.
 				out.Append(fr)
-				return ctx.Err()
+				continue
 			}
 			for i, t := range fr.Time {
 				if t < lo || t >= hi {
@@ -116,10 +139,6 @@ func (s *Sources) Read(ctx context.Context, src *features.Source, from, to time.
 					c.AppendRow(fr.Columns[k], i)
 				}
 			}
-			return ctx.Err()
-		})
-		if err != nil {
-			return nil, fmt.Errorf("sources: %s: %w", src.Name, err)
 		}
 	}
 	return out, nil
