@@ -21,6 +21,7 @@ import (
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	"github.com/temporalio/ui-server/v2/server/server_options"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
@@ -232,7 +233,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 	for {
 		c, err := client.DialContext(ctx, client.Options{HostPort: s.frontendAddr, Namespace: s.namespace, Logger: quietLogger{}})
 		if err == nil {
-			_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			err = probe(ctx, c)
 			c.Close()
 			if err == nil {
 				return nil
@@ -243,6 +244,27 @@ func (s *Server) waitReady(ctx context.Context) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// probe succeeds once every service answers: the frontend's health check
+// passes before history and matching have joined the membership ring (on a
+// restart with state, "Not enough hosts to serve the request").
+func probe(ctx context.Context, c client.Client) error {
+	if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	// History: a lookup of a workflow that does not exist says NotFound
+	// only when a history host owns the shard.
+	_, err := c.DescribeWorkflowExecution(pctx, "skewfree-readiness-probe", "")
+	var notFound *serviceerror.NotFound
+	if err != nil && !errors.As(err, &notFound) {
+		return err
+	}
+	// Matching.
+	_, err = c.DescribeTaskQueue(pctx, "skewfree-readiness-probe", enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+	return err
 }
 
 func waitHTTP(ctx context.Context, url string) error {
