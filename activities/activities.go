@@ -47,6 +47,14 @@ type OnlineStats struct {
 	Rows, Written, Stale, Expired int
 }
 
+// Add sums o into s.
+func (s *OnlineStats) Add(o OnlineStats) {
+	s.Rows += o.Rows
+	s.Written += o.Written
+	s.Stale += o.Stale
+	s.Expired += o.Expired
+}
+
 // Activities is registered once on a worker; workflows call its methods by
 // reference and never build one.
 type Activities struct {
@@ -148,11 +156,7 @@ func (a *Activities) PushOnline(ctx context.Context, in PushInput) (OnlineStats,
 		return OnlineStats{}, fmt.Errorf("open partition: %w", err)
 	}
 	defer f.Close()
-	var fields []features.Field
-	for _, ft := range v.Features() {
-		fields = append(fields, features.Field{Name: ft.Name, Type: ft.Type})
-	}
-	spec := parquet.FrameSpec{Key: ent.JoinKey, KeyType: ent.KeyType, Time: parquet.EventTimestamp, Created: true, Columns: fields}
+	spec := parquet.HistorySpec(ent, v.Features())
 	var total OnlineStats
 	err = f.ReadFrames(spec, func(fr *features.Frame) error {
 		// Several writers keep Redis busy while the others encode their
@@ -179,10 +183,7 @@ func (a *Activities) PushOnline(ctx context.Context, in PushInput) (OnlineStats,
 		}
 		wg.Wait()
 		for _, st := range sts {
-			total.Rows += st.Rows
-			total.Written += st.Written
-			total.Stale += st.Stale
-			total.Expired += st.Expired
+			total.Add(st)
 		}
 		activity.RecordHeartbeat(ctx, total.Rows)
 		return errors.Join(errs...)

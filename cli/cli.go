@@ -20,17 +20,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/skewfree/skewfree/app"
 	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/features/demo"
 	"github.com/skewfree/skewfree/pipeline"
 	"github.com/skewfree/skewfree/store/parquet"
 	"github.com/skewfree/skewfree/trainingset"
-)
-
-// Defaults serve the local stack that `make dev` starts.
-const (
-	DefaultOffline = "file://.state/offline"
-	DefaultSource  = "file://.state/raw"
 )
 
 // Env returns the environment variable or its default.
@@ -71,8 +66,8 @@ func New(reg *features.Registry) *cobra.Command {
 		Long: `starter drives a Skewfree feature repository.
 
 Locations come from flags or the environment:
-  SKEWFREE_OFFLINE  offline store (file://path), default ` + DefaultOffline + `
-  SKEWFREE_SOURCE   raw source data (file://path), default ` + DefaultSource,
+  SKEWFREE_OFFLINE  offline store (file://path), default ` + app.DefaultOffline + `
+  SKEWFREE_SOURCE   raw source data (file://path), default ` + app.DefaultSource,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -153,7 +148,7 @@ UTC day, under --out (default SKEWFREE_SOURCE). The same flags always give the s
 			if err != nil {
 				return err
 			}
-			src, err := parquet.OpenSources(pick(out, "SKEWFREE_SOURCE", DefaultSource))
+			src, err := parquet.OpenSources(pick(out, "SKEWFREE_SOURCE", app.DefaultSource))
 			if err != nil {
 				return err
 			}
@@ -171,7 +166,7 @@ UTC day, under --out (default SKEWFREE_SOURCE). The same flags always give the s
 			return nil
 		},
 	}
-	c.Flags().StringVar(&out, "out", "", "raw data root (file://path); default SKEWFREE_SOURCE, else "+DefaultSource)
+	c.Flags().StringVar(&out, "out", "", "raw data root (file://path); default SKEWFREE_SOURCE, else "+app.DefaultSource)
 	c.Flags().IntVar(&opt.Users, "users", 1000, "number of users")
 	c.Flags().IntVar(&opt.Products, "products", 200, "number of products")
 	c.Flags().IntVar(&opt.Days, "days", 7, "number of days")
@@ -227,7 +222,7 @@ computed after T (backfills, corrections) never leak into the row.`,
 				return err
 			}
 			if offline == "" {
-				offline = Env("SKEWFREE_OFFLINE", DefaultOffline)
+				offline = Env("SKEWFREE_OFFLINE", app.DefaultOffline)
 			}
 			store, err := parquet.Open(offline)
 			if err != nil {
@@ -301,11 +296,11 @@ a window already running is joined, not run twice. --wait waits for the result.
 			if !local {
 				return materializeRemote(cmd, v, ends[0], wait)
 			}
-			store, err := parquet.Open(pick(offline, "SKEWFREE_OFFLINE", DefaultOffline))
+			store, err := parquet.Open(pick(offline, "SKEWFREE_OFFLINE", app.DefaultOffline))
 			if err != nil {
 				return err
 			}
-			src, err := parquet.OpenSources(pick(source, "SKEWFREE_SOURCE", DefaultSource))
+			src, err := parquet.OpenSources(pick(source, "SKEWFREE_SOURCE", app.DefaultSource))
 			if err != nil {
 				return err
 			}

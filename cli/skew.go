@@ -69,13 +69,11 @@ mismatch means something wrote one store and not the other. Exits 1 on any misma
 				return fmt.Errorf("no offline partition of %s for window %q", v.Name, stamp)
 			}
 			ent := reg.EntityOf(v)
-			var fields []features.Field
 			var refs []string
 			for _, f := range v.Features() {
-				fields = append(fields, features.Field{Name: f.Name, Type: f.Type})
 				refs = append(refs, v.Name+":"+f.Name)
 			}
-			spec := parquet.FrameSpec{Key: ent.JoinKey, KeyType: ent.KeyType, Time: parquet.EventTimestamp, Created: true, Columns: fields}
+			spec := parquet.HistorySpec(ent, v.Features())
 			var off *features.Frame
 			for _, path := range windowFiles {
 				fr, err := parquet.ReadFile(path, spec)

@@ -180,12 +180,7 @@ func (s *stack) readWindow(view string, end time.Time) *features.Frame {
 	s.t.Helper()
 	v, _ := s.reg.View(view)
 	ent := s.reg.EntityOf(v)
-	var fields []features.Field
-	for _, ft := range v.Features() {
-		fields = append(fields, features.Field{Name: ft.Name, Type: ft.Type})
-	}
-	out, err := parquet.ReadFile(filepath.Join(s.stores.Offline.Root(), parquet.WindowFile(view, end, -1)),
-		parquet.FrameSpec{Key: ent.JoinKey, KeyType: ent.KeyType, Time: parquet.EventTimestamp, Created: true, Columns: fields})
+	out, err := parquet.ReadFile(filepath.Join(s.stores.Offline.Root(), parquet.WindowFile(view, end, -1)), parquet.HistorySpec(ent, v.Features()))
 	if err != nil {
 		s.t.Fatal(err)
 	}

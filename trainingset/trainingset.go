@@ -203,7 +203,7 @@ func Build(ctx context.Context, reg *features.Registry, hist History, opt Option
 	}
 
 	if err := parquet.WriteFileAtomic(opt.Out, func(w *os.File) error {
-		return writeOutput(w, in, results)
+		return parquet.WriteExtended(w, in, results)
 	}); err != nil {
 		return st, fmt.Errorf("write %s: %w", opt.Out, err)
 	}
@@ -298,13 +298,8 @@ func splitByHash(key *features.Column, n int) [][]int32 {
 // scanHistory streams the files through one accumulator per worker and fills
 // dst with the join's answers.
 func scanHistory(ctx context.Context, j *features.AsOfJoin, files []string, ent *features.Entity, feats []features.Feature, workers int, dst []*features.Column) (int64, error) {
-	spec := parquet.FrameSpec{
-		Key: ent.JoinKey, KeyType: ent.KeyType, Time: parquet.EventTimestamp, Created: true,
-		Columns: make([]features.Field, len(feats)), MissingAsNull: true,
-	}
-	for i, f := range feats {
-		spec.Columns[i] = features.Field{Name: f.Name, Type: f.Type}
-	}
+	spec := parquet.HistorySpec(ent, feats)
+	spec.MissingAsNull = true
 	workers = max(1, min(workers, len(files)))
 	accs := make([]*features.Accumulator, workers)
 	type job struct {
@@ -364,8 +359,4 @@ feed:
 	}
 	j.Fill(dst, accs...)
 	return rows.Load(), nil
-}
-
-func writeOutput(w *os.File, in *parquet.File, results []*features.Column) error {
-	return parquet.WriteExtended(w, in, results)
 }

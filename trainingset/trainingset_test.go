@@ -153,17 +153,18 @@ func writeEntities(t *testing.T, path string, rows []entityRow, unit goparquet.T
 	}
 	defer fh.Close()
 	w := goparquet.NewWriter(fh, schema, goparquet.MaxRowsPerRowGroup(int64(rowGroup)))
-	scale := int64(1)
-	if unit == goparquet.Millisecond {
-		scale = 1000
-	} else if unit == goparquet.Nanosecond {
-		scale = -1000
+	// Entity times are microseconds; store them in the file's unit.
+	inUnit := func(us int64) int64 {
+		switch unit {
+		case goparquet.Millisecond:
+			return us / 1000
+		case goparquet.Nanosecond:
+			return us * 1000
+		}
+		return us
 	}
 	for i, r := range rows {
-		ts := r.T / scale
-		if scale < 0 {
-			ts = r.T * 1000
-		}
+		ts := inUnit(r.T)
 		note := goparquet.Value{}.Level(0, 0, 2)
 		if i%2 == 0 {
 			note = goparquet.ByteArrayValue([]byte("n")).Level(0, 1, 2)

@@ -147,10 +147,7 @@ func MaterializeWorkflow(ctx workflow.Context, in MaterializeInput) (Materialize
 		if err := f.Get(ctx, &st); err != nil {
 			return res, fmt.Errorf("push online: %w", err)
 		}
-		res.Online.Rows += st.Rows
-		res.Online.Written += st.Written
-		res.Online.Stale += st.Stale
-		res.Online.Expired += st.Expired
+		res.Online.Add(st)
 	}
 	return res, nil
 }

@@ -46,28 +46,7 @@ var sampleFields = []features.Field{{Name: "cnt", Type: features.Int64}, {Name: 
 
 func readAll(t *testing.T, path string, spec parquet.FrameSpec) *features.Frame {
 	t.Helper()
-	f, err := parquet.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out := &features.Frame{Key: features.NewColumn(spec.Key, spec.KeyType, 0)}
-	for _, c := range spec.Columns {
-		out.Columns = append(out.Columns, features.NewColumn(c.Name, c.Type, 0))
-	}
-	err = f.ReadFrames(spec, func(fr *features.Frame) error {
-		for i := range fr.Time {
-			out.Key.AppendRow(fr.Key, i)
-			out.Time = append(out.Time, fr.Time[i])
-			if fr.Created != nil {
-				out.Created = append(out.Created, fr.Created[i])
-			}
-			for k, c := range out.Columns {
-				c.AppendRow(fr.Columns[k], i)
-			}
-		}
-		return nil
-	})
+	out, err := parquet.ReadFile(path, spec)
 	if err != nil {
 		t.Fatal(err)
 	}

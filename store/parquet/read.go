@@ -371,6 +371,17 @@ type FrameSpec struct {
 	MissingAsNull bool
 }
 
+// HistorySpec reads the offline files of an entity's view: its join key,
+// event_timestamp, created_timestamp and the given features.
+func HistorySpec(ent *features.Entity, feats []features.Feature) FrameSpec {
+	spec := FrameSpec{Key: ent.JoinKey, KeyType: ent.KeyType, Time: EventTimestamp, Created: true,
+		Columns: make([]features.Field, len(feats))}
+	for i, f := range feats {
+		spec.Columns[i] = features.Field{Name: f.Name, Type: f.Type}
+	}
+	return spec
+}
+
 // ReadFrames calls fn with one frame per row group. Rows whose time is null
 // are an error: an as-of time is required of every row.
 func (f *File) ReadFrames(spec FrameSpec, fn func(*features.Frame) error) error {
