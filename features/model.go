@@ -77,7 +77,9 @@ type View struct {
 	Source  string // Source.Name
 	Cadence Cadence
 	// TTL is how long a row stays valid after its event_timestamp, online and
-	// in training sets alike; 0 means forever. Must be at least one cadence.
+	// in training sets alike; 0 means forever. Otherwise at least MinTTL:
+	// one cadence + Lateness + TTLMargin, so serving never goes blank
+	// between two runs.
 	TTL time.Duration
 	// Lateness is how late events may arrive and still be counted; scheduled
 	// runs for window end E start at E + Lateness.

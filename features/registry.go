@@ -83,6 +83,22 @@ func (r *Registry) MustRegister(defs ...any) *Registry {
 	return r
 }
 
+// TTLMargin is what a view's TTL must cover beyond cadence + lateness: the
+// run that computes the next window. The value for window E expires at
+// E + TTL, and the next one (window E + cadence) reaches the online store at
+// E + cadence + lateness + the run's duration; a TTL without room for the
+// run makes every entity NOT_FOUND for a while each cadence, while training
+// sets (which apply the same TTL) still have a value, which is skew.
+// One hour covers a compute attempt's 30-minute limit with a retry and the
+// push that follows; a run slower than that already pages someone.
+const TTLMargin = time.Hour
+
+// MinTTL is the smallest non-zero TTL view v may have: one cadence, plus its
+// allowed lateness, plus TTLMargin.
+func MinTTL(v *View) time.Duration {
+	return v.Cadence.Duration() + max(v.Lateness, 0) + TTLMargin
+}
+
 func (r *Registry) addEntity(e *Entity) error {
 	if err := checkName("entity", e.Name); err != nil {
 		return err
@@ -98,6 +114,14 @@ func (r *Registry) addEntity(e *Entity) error {
 	}
 	if e.KeyType != Int64 && e.KeyType != String {
 		return fmt.Errorf("entity %q: key type %s not supported (want int64 or string)", e.Name, e.KeyType)
+	}
+	// Entity tables, requests and training sets find keys by column name,
+	// so one name must mean one type.
+	for _, n := range r.order.entities {
+		if o := r.entities[n]; o.JoinKey == e.JoinKey && o.KeyType != e.KeyType {
+			return fmt.Errorf("entity %q: join key %q is %s, but entity %q already uses %q as a %s key; give one of them another join key name",
+				e.Name, e.JoinKey, e.KeyType, o.Name, o.JoinKey, o.KeyType)
+		}
 	}
 	r.entities[e.Name] = e
 	r.order.entities = append(r.order.entities, e.Name)
@@ -158,14 +182,18 @@ func (r *Registry) addView(v *View) error {
 	if v.Cadence.Duration() == 0 {
 		return fail("cadence %q unknown (want hourly or daily)", v.Cadence)
 	}
-	if v.TTL < 0 || (v.TTL > 0 && v.TTL < v.Cadence.Duration()) {
-		return fail("TTL %s is invalid: want 0 (unlimited) or at least one %s window", v.TTL, v.Cadence)
-	}
-	if v.TTL%time.Microsecond != 0 {
-		return fail("TTL %s is finer than a microsecond", v.TTL)
+	if v.TTL < 0 {
+		return fail("TTL %s is invalid: want 0 (unlimited) or at least %s", v.TTL, MinTTL(v))
 	}
 	if v.Lateness < 0 || v.Lateness > 7*24*time.Hour {
 		return fail("lateness %s out of range [0, 7d]", v.Lateness)
+	}
+	if minTTL := MinTTL(v); v.TTL > 0 && v.TTL < minTTL {
+		return fail("TTL %s is too short: values would expire before the next run replaces them (cadence %s + lateness %s + margin %s); the smallest valid TTL is %s, or 0 for unlimited",
+			v.TTL, v.Cadence.Duration(), v.Lateness, TTLMargin, minTTL)
+	}
+	if v.TTL%time.Microsecond != 0 {
+		return fail("TTL %s is finer than a microsecond", v.TTL)
 	}
 	if v.Owner == "" || v.Description == "" {
 		return fail("needs an owner and a description")

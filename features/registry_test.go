@@ -31,7 +31,19 @@ func TestRegisterRejectsBadDefinitions(t *testing.T) {
 		{"unknown entity", view(func(v *features.View) { v.Entity = "ghost" }), `view "v": unknown entity "ghost"`},
 		{"unknown source", view(func(v *features.View) { v.Source = "ghost" }), `unknown source "ghost"`},
 		{"negative TTL", view(func(v *features.View) { v.TTL = -time.Hour }), `TTL -1h0m0s is invalid`},
-		{"TTL shorter than cadence", view(func(v *features.View) { v.TTL = time.Hour }), `TTL 1h0m0s is invalid`},
+		{"TTL shorter than cadence", view(func(v *features.View) { v.TTL = time.Hour }), `the smallest valid TTL is 25h0m0s`},
+		// Values expire at E + TTL; the next window's arrive at E + cadence +
+		// lateness + the run's duration: serving would go blank in between.
+		{"daily TTL without room for lateness and the run", view(func(v *features.View) { v.TTL, v.Lateness = 25 * time.Hour, 2 * time.Hour }),
+			`TTL 25h0m0s is too short: values would expire before the next run replaces them (cadence 24h0m0s + lateness 2h0m0s + margin 1h0m0s); the smallest valid TTL is 27h0m0s`},
+		{"hourly TTL of one cadence with lateness", view(func(v *features.View) { v.Cadence, v.TTL, v.Lateness = features.Hourly, time.Hour, 15 * time.Minute }),
+			`the smallest valid TTL is 2h15m0s`},
+		{"hourly TTL one microsecond short", view(func(v *features.View) {
+			v.Cadence, v.Lateness = features.Hourly, 15*time.Minute
+			v.TTL = features.MinTTL(v) - time.Microsecond
+		}), `the smallest valid TTL is 2h15m0s`},
+		{"join key name reused with another type", &features.Entity{Name: "account", JoinKey: "user_id", KeyType: features.String},
+			`entity "account": join key "user_id" is string, but entity "user" already uses "user_id" as a int64 key`},
 		{"bad cadence", view(func(v *features.View) { v.Cadence = "weekly" }), `cadence "weekly" unknown`},
 		{"duplicate feature", view(func(v *features.View) { v.Aggregations = append(v.Aggregations, v.Aggregations[0]) }), `feature "cnt" defined twice`},
 		{"bad feature name", view(func(v *features.View) { v.Aggregations[0].Name = "9lives" }), `feature name "9lives" is invalid`},
@@ -61,6 +73,34 @@ func TestRegisterRejectsBadDefinitions(t *testing.T) {
 				t.Fatalf("Register error = %v, want it to contain %q", err, c.want)
 			}
 		})
+	}
+}
+
+// The smallest valid TTL registers, and so do unlimited TTL and two
+// entities sharing a join key of one type.
+func TestRegisterAcceptsMinimalTTL(t *testing.T) {
+	for _, c := range []struct {
+		cadence  features.Cadence
+		lateness time.Duration
+		want     time.Duration
+	}{
+		{features.Hourly, 0, 2 * time.Hour},
+		{features.Hourly, 15 * time.Minute, 2*time.Hour + 15*time.Minute},
+		{features.Daily, 2 * time.Hour, 27 * time.Hour},
+	} {
+		v := &features.View{Name: "v", Entity: "user", Source: "ev", Cadence: c.cadence, Lateness: c.lateness, Owner: "o", Description: "d",
+			Aggregations: []features.Aggregation{{Name: "cnt", Kind: features.Count, Window: time.Hour}}}
+		if got := features.MinTTL(v); got != c.want {
+			t.Errorf("MinTTL(%s, lateness %s) = %s, want %s", c.cadence, c.lateness, got, c.want)
+		}
+		for _, ttl := range []time.Duration{0, c.want} {
+			v.TTL = ttl
+			testRegistry(t, v)
+		}
+	}
+	reg := testRegistry(t)
+	if err := reg.Register(&features.Entity{Name: "buyer", JoinKey: "user_id", KeyType: features.Int64}); err != nil {
+		t.Fatalf("same join key, same type: %v", err)
 	}
 }
 
