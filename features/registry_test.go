@@ -34,9 +34,9 @@ func TestRegisterRejectsBadDefinitions(t *testing.T) {
 		{"TTL shorter than cadence", view(func(v *features.View) { v.TTL = time.Hour }), `the smallest valid TTL is 25h0m0s`},
 		// Values expire at E + TTL; the next window's arrive at E + cadence +
 		// lateness + the run's duration: serving would go blank in between.
-		{"daily TTL without room for lateness and the run", view(func(v *features.View) { v.TTL, v.Lateness = 25 * time.Hour, 2 * time.Hour }),
+		{"daily TTL without room for lateness and the run", view(func(v *features.View) { v.TTL, v.Lateness = 25*time.Hour, 2*time.Hour }),
 			`TTL 25h0m0s is too short: values would expire before the next run replaces them (cadence 24h0m0s + lateness 2h0m0s + margin 1h0m0s); the smallest valid TTL is 27h0m0s`},
-		{"hourly TTL of one cadence with lateness", view(func(v *features.View) { v.Cadence, v.TTL, v.Lateness = features.Hourly, time.Hour, 15 * time.Minute }),
+		{"hourly TTL of one cadence with lateness", view(func(v *features.View) { v.Cadence, v.TTL, v.Lateness = features.Hourly, time.Hour, 15*time.Minute }),
 			`the smallest valid TTL is 2h15m0s`},
 		{"hourly TTL one microsecond short", view(func(v *features.View) {
 			v.Cadence, v.Lateness = features.Hourly, 15*time.Minute
