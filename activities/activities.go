@@ -12,10 +12,8 @@ package activities
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -85,6 +83,10 @@ type ComputeOutput struct {
 // Error types of non-retryable failures, for workflows and people.
 const (
 	ErrTypeBadInput = "BadInput"
+	// ErrTypePanic: the transform (a FuncTransform's Fn, typically) or a
+	// Parquet decoder panicked. The worker lives on; the same input would
+	// panic again, so it is not retried.
+	ErrTypePanic = "Panic"
 )
 
 // ComputeWindow reads the source window, runs the view's transform and
@@ -111,7 +113,20 @@ func (a *Activities) ComputeWindow(ctx context.Context, in ComputeInput) (Comput
 	if in.Shard >= 0 {
 		ev = shardOf(ev, a.Registry.EntityOf(v).JoinKey, in.Shard, in.Shards)
 	}
-	fr, err := features.Compute(a.Registry, v, ev, in.WindowEnd, in.Created)
+	var opt features.ComputeOptions
+	if hist, ok := a.Offline.(pipeline.HistoryReader); ok {
+		// Entities whose drained row a skipped or failed run never wrote.
+		extra, err := pipeline.NotDrainedKeys(ctx, a.Registry, hist, v, in.WindowEnd)
+		if err != nil {
+			return ComputeOutput{}, classify(err)
+		}
+		if in.Shard >= 0 {
+			extra = keysOfShard(extra, in.Shard, in.Shards)
+		}
+		opt.ExtraKeys = extra
+		activity.RecordHeartbeat(ctx, "history read")
+	}
+	fr, err := features.ComputeWith(a.Registry, v, ev, in.WindowEnd, in.Created, opt)
 	if err != nil {
 		return ComputeOutput{}, classify(err)
 	}
@@ -178,6 +193,7 @@ func (a *Activities) PushOnline(ctx context.Context, in PushInput) (OnlineStats,
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				defer features.RecoverPanic(&errs[w], "push "+v.Name)
 				sts[w], errs[w] = a.Online.Write(ctx, v.Name, fr.Take(rows))
 			}()
 		}
@@ -240,26 +256,18 @@ func badInput(err error) error {
 // classify marks input problems (schema mismatches, bad definitions)
 // non-retryable: retrying cannot fix them, and the message says what to fix.
 func classify(err error) error {
+	if pe := (*features.PanicError)(nil); errors.As(err, &pe) {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypePanic, err, string(pe.Stack))
+	}
 	if errors.Is(err, features.ErrInput) || errors.Is(err, parquet.ErrSchema) || errors.Is(err, parquet.ErrNoSource) {
 		return badInput(err)
 	}
 	return err
 }
 
-// ShardOf assigns an entity key to one of n shards. It is FNV-1a over a
-// fixed encoding, so every worker process agrees on it: the shards of one
-// window are computed by different workers.
-func ShardOf(key *features.Column, row, n int) int {
-	h := fnv.New64a()
-	if key.Type == features.String {
-		h.Write([]byte(key.Strings[row]))
-	} else {
-		var b [8]byte
-		binary.LittleEndian.PutUint64(b[:], uint64(key.Ints[row]))
-		h.Write(b[:])
-	}
-	return int(h.Sum64() % uint64(n))
-}
+// ShardOf assigns an entity key to one of n shards: features.ShardOf, kept
+// here for callers of this package.
+func ShardOf(key *features.Column, row, n int) int { return features.ShardOf(key, row, n) }
 
 // shardOf keeps the events whose key falls in shard i of n.
 func shardOf(ev *features.Frame, joinKey string, i, n int) *features.Frame {
@@ -274,4 +282,15 @@ func shardOf(ev *features.Frame, joinKey string, i, n int) *features.Frame {
 		}
 	}
 	return ev.Take(rows)
+}
+
+// keysOfShard keeps the keys that fall in shard i of n.
+func keysOfShard(keys *features.Column, i, n int) *features.Column {
+	var rows []int
+	for r := range keys.Valid {
+		if keys.Valid[r] && features.ShardOf(keys, r, n) == i {
+			rows = append(rows, r)
+		}
+	}
+	return (&features.Frame{Key: keys, Time: make([]int64, keys.Len())}).Take(rows).Key
 }

@@ -99,7 +99,9 @@ type View struct {
 // FuncTransform is the plain Go form of a transform: it sees one entity's
 // events in [end-Lookback, end), oldest first, and fills one value per feature
 // in out (preset to nulls). Fn is called for different entities from several
-// goroutines at once: it must be safe for concurrent use (a pure function is). Version must change whenever the code's meaning
+// goroutines at once: it must be safe for concurrent use (a pure function is).
+// A panic in Fn fails the window's computation (a *PanicError, not retried);
+// it never crashes the worker. Version must change whenever the code's meaning
 // does: code cannot be hashed, so Version is what the fingerprint sees.
 type FuncTransform struct {
 	Features []Feature
@@ -115,7 +117,11 @@ type FuncInput struct {
 	Key    Key
 	End    time.Time
 	Events *Frame // the whole window's frame; only Rows belong to this entity
-	Rows   []int  // row indexes into Events, by event time
+	// Rows are row indexes into Events, by event time. Rows may be empty:
+	// an entity whose events have all left the window (or whose drained
+	// row a skipped run never wrote) gets the drained row, and Fn must
+	// give the values of "no events" then.
+	Rows []int
 	// Aggregated holds the view's aggregation results for this entity, by
 	// feature name, so Fn may derive from them.
 	Aggregated map[string]Value

@@ -56,8 +56,26 @@ func WindowEndsEvery(step time.Duration, from, to time.Time) []time.Time {
 // outside [Window(v, end), end) are ignored). Every entity with an event in
 // that input range gets exactly one row with event_timestamp = end and
 // created_timestamp = created. Rows come out ordered by key so reruns write
-// byte-identical files.
+// byte-identical files. A panic in the transform (a FuncTransform's Fn
+// included) is returned as a *PanicError.
 func Compute(reg *Registry, v *View, ev *Frame, end, created time.Time) (*Frame, error) {
+	return ComputeWith(reg, v, ev, end, created, ComputeOptions{})
+}
+
+// ComputeOptions are the optional inputs of ComputeWith; the zero value is
+// Compute.
+type ComputeOptions struct {
+	// ExtraKeys (a column of the view's key type) lists entities that get a
+	// row even without an event in the input range: the drained row, what
+	// the transform gives an entity with no events (counts 0, means null;
+	// a FuncTransform sees empty Rows). Keys that have events, nulls and
+	// repeats add nothing. Materialization passes the keys whose newest
+	// stored row is not drained, so a skipped run leaves no stale value.
+	ExtraKeys *Column
+}
+
+// ComputeWith is Compute with options.
+func ComputeWith(reg *Registry, v *View, ev *Frame, end, created time.Time, opt ComputeOptions) (*Frame, error) {
 	if err := ev.Validate(); err != nil {
 		return nil, fmt.Errorf("compute %s: %w", v.Name, err)
 	}
@@ -104,8 +122,15 @@ func Compute(reg *Registry, v *View, ev *Frame, end, created time.Time) (*Frame,
 		}
 	}
 
+	if x := opt.ExtraKeys; x != nil && x.Type != ent.KeyType {
+		return nil, fmt.Errorf("%w: compute %s: extra keys are %s, want %s", ErrInput, v.Name, x.Type, ent.KeyType)
+	}
+
 	// Group the window's rows by entity, each group in time order.
 	rows, bounds := groupByKey(ev, startUS, endUS)
+	// slots lists the output rows in key order: group g as g, extra key e
+	// (no events) as -1-e.
+	slots := mergeExtraKeys(ev.Key, rows, bounds, opt.ExtraKeys)
 
 	feats := v.Features()
 	createdUS := Micros(created)
@@ -119,8 +144,13 @@ func Compute(reg *Registry, v *View, ev *Frame, end, created time.Time) (*Frame,
 		}
 		vals := make([]Value, len(feats))
 		var aggregated map[string]Value
-		for g := glo; g < ghi; g++ {
-			group := rows[bounds[g]:bounds[g+1]]
+		for _, g := range slots[glo:ghi] {
+			var group []int
+			keyCol, keyRow := opt.ExtraKeys, -1-g
+			if g >= 0 {
+				group = rows[bounds[g]:bounds[g+1]]
+				keyCol, keyRow = ev.Key, group[0]
+			}
 			for i := range v.Aggregations {
 				a := &v.Aggregations[i]
 				vals[i] = a.aggregate(ev, group, endUS-a.Window.Microseconds(), endUS, binds[i].col, binds[i].where)
@@ -136,12 +166,12 @@ func Compute(reg *Registry, v *View, ev *Frame, end, created time.Time) (*Frame,
 				first, _ := slices.BinarySearchFunc(group, from, func(r int, t int64) int { return cmp.Compare(ev.Time[r], t) })
 				fo := vals[len(v.Aggregations):]
 				clear(fo)
-				in := FuncInput{Key: ev.Key.KeyAt(group[0]), End: end.UTC(), Events: ev, Rows: group[first:], Aggregated: aggregated}
+				in := FuncInput{Key: keyCol.KeyAt(keyRow), End: end.UTC(), Events: ev, Rows: group[first:], Aggregated: aggregated}
 				if err := fn.Fn(in, fo); err != nil {
 					return nil, fmt.Errorf("compute %s: func %s for key %v: %w", v.Name, fn.Version, in.Key, err)
 				}
 			}
-			out.Key.AppendRow(ev.Key, group[0])
+			out.Key.AppendRow(keyCol, keyRow)
 			out.Time = append(out.Time, endUS)
 			out.Created = append(out.Created, createdUS)
 			for i, c := range out.Columns {
@@ -152,7 +182,7 @@ func Compute(reg *Registry, v *View, ev *Frame, end, created time.Time) (*Frame,
 		}
 		return out, nil
 	}
-	groups := len(bounds) - 1
+	groups := len(slots)
 	workers := max(1, min(runtime.GOMAXPROCS(0), groups/minGroupsPerWorker))
 	frames := make([]*Frame, workers)
 	errs := make([]error, workers)
@@ -161,6 +191,9 @@ func Compute(reg *Registry, v *View, ev *Frame, end, created time.Time) (*Frame,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// A panic here (a user Fn, or a bug of ours) would kill the
+			// whole worker process: no caller up the stack can recover it.
+			defer RecoverPanic(&errs[w], "compute "+v.Name)
 			frames[w], errs[w] = computeGroups(w*groups/workers, (w+1)*groups/workers)
 		}()
 	}
@@ -173,6 +206,54 @@ func Compute(reg *Registry, v *View, ev *Frame, end, created time.Time) (*Frame,
 		out.Append(f)
 	}
 	return out, nil
+}
+
+// mergeExtraKeys lists the output rows of a window in ascending key order:
+// group g (keys in ascending order, see groupByKey) as g, and each distinct
+// valid key of extra that no group has as -1-e (e its row in extra). Without
+// extra keys it is 0..groups-1.
+func mergeExtraKeys(key *Column, rows, bounds []int, extra *Column) []int {
+	groups := len(bounds) - 1
+	var xs []int
+	if extra != nil {
+		for e := range extra.Valid {
+			if extra.Valid[e] {
+				xs = append(xs, e)
+			}
+		}
+	}
+	cmpExtra := func(a, b int) int {
+		if extra.Type == String {
+			return cmp.Compare(extra.Strings[a], extra.Strings[b])
+		}
+		return cmp.Compare(extra.Ints[a], extra.Ints[b])
+	}
+	slices.SortFunc(xs, cmpExtra)
+	// cmpGroup compares group g's key with extra row e.
+	cmpGroup := func(g, e int) int {
+		r := rows[bounds[g]]
+		if key.Type == String {
+			return cmp.Compare(key.Strings[r], extra.Strings[e])
+		}
+		return cmp.Compare(key.Ints[r], extra.Ints[e])
+	}
+	slots := make([]int, 0, groups+len(xs))
+	g, i := 0, 0
+	for g < groups || i < len(xs) {
+		switch {
+		case i > 0 && i < len(xs) && cmpExtra(xs[i-1], xs[i]) == 0:
+			i++ // a repeated extra key
+		case i == len(xs) || (g < groups && cmpGroup(g, xs[i]) < 0):
+			slots = append(slots, g)
+			g++
+		case g < groups && cmpGroup(g, xs[i]) == 0:
+			i++ // the entity has events: its own row
+		default:
+			slots = append(slots, -1-xs[i])
+			i++
+		}
+	}
+	return slots
 }
 
 // minGroupsPerWorker keeps small windows on one goroutine.

@@ -40,9 +40,39 @@ func ComputeWindow(ctx context.Context, reg *features.Registry, src SourceReader
 	return features.Compute(reg, v, ev, end, created)
 }
 
+// ComputeWindowDrained is ComputeWindow that also gives a row to every
+// entity whose newest row in hist is not drained (NotDrainedKeys): what a
+// scheduled run computes.
+func ComputeWindowDrained(ctx context.Context, reg *features.Registry, src SourceReader, hist HistoryReader, view string, end, created time.Time) (*features.Frame, error) {
+	v, ok := reg.View(view)
+	if !ok {
+		return nil, fmt.Errorf("%w: unknown view %q", features.ErrInput, view)
+	}
+	if err := features.CheckWindowEnd(v, end); err != nil {
+		return nil, err
+	}
+	ev, err := src.Read(ctx, reg.SourceOf(v), features.Window(v, end), end)
+	if err != nil {
+		return nil, fmt.Errorf("view %s window %s: %w", view, end.UTC().Format(time.RFC3339), err)
+	}
+	extra, err := NotDrainedKeys(ctx, reg, hist, v, end)
+	if err != nil {
+		return nil, err
+	}
+	return features.ComputeWith(reg, v, ev, end, created, features.ComputeOptions{ExtraKeys: extra})
+}
+
 // MaterializeOffline computes one window and writes its offline partition.
+// When off can read its history (a HistoryReader, as *parquet.Store is),
+// entities whose newest row is not drained get their drained row too.
 func MaterializeOffline(ctx context.Context, reg *features.Registry, src SourceReader, off OfflineWriter, view string, end, created time.Time) (parquet.Partition, error) {
-	fr, err := ComputeWindow(ctx, reg, src, view, end, created)
+	var fr *features.Frame
+	var err error
+	if hist, ok := off.(HistoryReader); ok {
+		fr, err = ComputeWindowDrained(ctx, reg, src, hist, view, end, created)
+	} else {
+		fr, err = ComputeWindow(ctx, reg, src, view, end, created)
+	}
 	if err != nil {
 		return parquet.Partition{}, err
 	}

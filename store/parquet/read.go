@@ -51,7 +51,8 @@ func OpenFile(path string) (*File, error) {
 }
 
 // NewFile reads a Parquet file from r; name is used in error messages.
-func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
+func NewFile(r io.ReaderAt, size int64, name string) (_ *File, err error) {
+	defer features.RecoverPanic(&err, "open "+name) // a malformed footer must not crash a worker
 	pf, err := goparquet.OpenFile(r, size, goparquet.SkipPageIndex(true), goparquet.SkipBloomFilters(true))
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a readable parquet file: %w", name, err)
@@ -156,7 +157,10 @@ func (f *File) IsTimestamp(name string) bool {
 
 // scan calls fn with the values of one column chunk, in batches whose
 // buffers are reused: fn must copy what it keeps.
-func (f *File) scan(rg goparquet.RowGroup, lc goparquet.LeafColumn, fn func([]goparquet.Value) error) error {
+// A panic while decoding (a malformed file) is returned as a
+// *features.PanicError.
+func (f *File) scan(rg goparquet.RowGroup, lc goparquet.LeafColumn, fn func([]goparquet.Value) error) (err error) {
+	defer features.RecoverPanic(&err, "decode "+f.name+" column "+lc.Path[0])
 	if f.vals == nil {
 		f.vals = make([]goparquet.Value, 4096)
 	}
