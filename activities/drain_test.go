@@ -28,7 +28,7 @@ func hourlySetup(t *testing.T, fn func(features.FuncInput, []features.Value) err
 		&features.Source{Name: "ev", Path: "ev", TimestampField: "ts", Fields: []features.Field{{Name: "user_id", Type: features.Int64}}},
 		&features.View{Name: "hourly", Entity: "user", Source: "ev", Cadence: features.Hourly, Owner: "o", Description: "d",
 			Aggregations: []features.Aggregation{{Name: "cnt_1h", Kind: features.Count, Window: time.Hour}},
-			Func: &features.FuncTransform{Version: "v1", Lookback: time.Hour, Features: []features.Feature{{Name: "f", Type: features.Int64}}, Fn: fn}},
+			Func:         &features.FuncTransform{Version: "v1", Lookback: time.Hour, Features: []features.Feature{{Name: "f", Type: features.Int64}}, Fn: fn}},
 	)
 	if err != nil {
 		t.Fatal(err)
