@@ -211,11 +211,28 @@ func Build(ctx context.Context, reg *features.Registry, hist History, opt Option
 	return st, nil
 }
 
+// checkEntityFile rejects, before any work, an entity table the join cannot
+// take: every column must be a flat, non-repeated leaf with a unique name
+// (they pass through to the output unchanged), and event_timestamp a
+// TIMESTAMP.
 func checkEntityFile(in *parquet.File) error {
+	flat := map[string]bool{}
+	for _, c := range in.Columns() {
+		flat[c] = true
+	}
+	seen := map[string]bool{}
 	for _, f := range in.Schema().Fields() {
-		if !f.Leaf() {
-			return fmt.Errorf("entity file %s: nested column %s is not supported; flatten it first", in.Name(), f.Name())
+		switch {
+		case !f.Leaf():
+			return fmt.Errorf("entity file %s: nested column %q (a group, list or map) is not supported; flatten it first", in.Name(), f.Name())
+		case f.Repeated():
+			return fmt.Errorf("entity file %s: repeated (list) column %q is not supported; one value per row, please", in.Name(), f.Name())
+		case seen[f.Name()]:
+			return fmt.Errorf("entity file %s: column %q appears twice", in.Name(), f.Name())
+		case !flat[f.Name()]:
+			return fmt.Errorf("entity file %s: column %q cannot be read as a flat column", in.Name(), f.Name())
 		}
+		seen[f.Name()] = true
 	}
 	if !in.HasColumn(EntityColumn) {
 		return fmt.Errorf("entity file %s: missing column %s", in.Name(), EntityColumn)

@@ -20,7 +20,7 @@ var day0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
 // registry: one daily view keyed by int64 with a 3-day TTL, one hourly view
 // keyed by string with no TTL.
-func registry(t *testing.T) *features.Registry {
+func registry(t testing.TB) *features.Registry {
 	t.Helper()
 	r := features.NewRegistry()
 	err := r.Register(
