@@ -35,6 +35,16 @@ type Offline interface {
 	Root() string
 }
 
+// ShardReader is a source reader that can keep one shard's events while it
+// decodes (by features.ShardOf of the key column), so a shard's memory
+// shrinks with the shard count. *parquet.Sources is one; other readers are
+// read whole and filtered.
+type ShardReader interface {
+	ReadShard(ctx context.Context, src *features.Source, from, to time.Time, key string, i, n int) (*features.Frame, error)
+}
+
+var _ ShardReader = (*parquet.Sources)(nil)
+
 // Online is what the activities need of the online store.
 type Online interface {
 	Write(ctx context.Context, view string, f *features.Frame) (OnlineStats, error)
@@ -105,14 +115,21 @@ func (a *Activities) ComputeWindow(ctx context.Context, in ComputeInput) (Comput
 	}
 	defer keepAlive(ctx)()
 	src := a.Registry.SourceOf(v)
-	ev, err := a.Sources.Read(ctx, src, features.Window(v, in.WindowEnd), in.WindowEnd)
+	joinKey := a.Registry.EntityOf(v).JoinKey
+	var ev *features.Frame
+	var err error
+	if sr, ok := a.Sources.(ShardReader); ok && in.Shard >= 0 {
+		ev, err = sr.ReadShard(ctx, src, features.Window(v, in.WindowEnd), in.WindowEnd, joinKey, in.Shard, in.Shards)
+	} else {
+		ev, err = a.Sources.Read(ctx, src, features.Window(v, in.WindowEnd), in.WindowEnd)
+		if err == nil && in.Shard >= 0 {
+			ev = shardOf(ev, joinKey, in.Shard, in.Shards)
+		}
+	}
 	if err != nil {
 		return ComputeOutput{}, classify(fmt.Errorf("read source %s: %w", src.Name, err))
 	}
 	activity.RecordHeartbeat(ctx, "source read")
-	if in.Shard >= 0 {
-		ev = shardOf(ev, a.Registry.EntityOf(v).JoinKey, in.Shard, in.Shards)
-	}
 	var opt features.ComputeOptions
 	if hist, ok := a.Offline.(pipeline.HistoryReader); ok {
 		// Entities whose drained row a skipped or failed run never wrote.

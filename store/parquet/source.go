@@ -71,6 +71,24 @@ func (s *Sources) Write(ctx context.Context, src *features.Source, f *features.F
 // field of the source definition as a column. A file lacking a field, or
 // holding it with another type, is an error naming both.
 func (s *Sources) Read(ctx context.Context, src *features.Source, from, to time.Time) (*features.Frame, error) {
+	return s.read(ctx, src, from, to, "", 0, 1)
+}
+
+// ReadShard is Read keeping only the events whose key column (named key)
+// falls in shard i of n by features.ShardOf; events with a null key are
+// dropped. Rows are filtered as each row group is decoded, so a shard's
+// peak memory is about its share of the window, not the whole window.
+func (s *Sources) ReadShard(ctx context.Context, src *features.Source, from, to time.Time, key string, i, n int) (*features.Frame, error) {
+	if n < 1 || i < 0 || i >= n {
+		return nil, fmt.Errorf("sources: shard %d of %d is invalid", i, n)
+	}
+	if _, ok := src.Field(key); !ok {
+		return nil, fmt.Errorf("%w: source %s has no key column %q", ErrSchema, src.Name, key)
+	}
+	return s.read(ctx, src, from, to, key, i, n)
+}
+
+func (s *Sources) read(ctx context.Context, src *features.Source, from, to time.Time, key string, shard, shards int) (*features.Frame, error) {
 	dir := filepath.Join(s.root, src.Path)
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("%w: source %s: %w", ErrNoSource, src.Name, err)
@@ -79,31 +97,53 @@ func (s *Sources) Read(ctx context.Context, src *features.Source, from, to time.
 	if err != nil {
 		return nil, fmt.Errorf("sources: %w", err)
 	}
-	// Open every file first: their row counts size the output once, instead
-	// of growing millions of rows by doubling.
 	opened := make([]*File, 0, len(files))
 	defer func() {
 		for _, f := range opened {
 			f.Close()
 		}
 	}()
-	var total int64
 	for _, path := range files {
 		f, err := OpenFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("sources: %w", err)
 		}
 		opened = append(opened, f)
-		total += f.NumRows()
 	}
-	out := &features.Frame{Time: make([]int64, 0, total)}
-	for _, fd := range src.Fields {
-		out.Columns = append(out.Columns, features.NewColumn(fd.Name, fd.Type, int(total)))
+	keyAt := -1
+	for k, fd := range src.Fields {
+		if key != "" && fd.Name == key {
+			keyAt = k
+		}
 	}
 	lo, hi := features.Micros(from), features.Micros(to)
+	// keep filters a decoded row group: the time range and the shard. It
+	// returns fr itself when every row stays (the common case when not
+	// sharding: a row group wholly inside the range).
+	keep := func(fr *features.Frame) *features.Frame {
+		var kc *features.Column
+		if keyAt >= 0 {
+			kc = fr.Columns[keyAt]
+		}
+		if n := len(fr.Time); kc == nil && n > 0 && slices.IsSorted(fr.Time) && fr.Time[0] >= lo && fr.Time[n-1] < hi {
+			return fr
+		}
+		var rows []int
+		for i, t := range fr.Time {
+			if t < lo || t >= hi || (kc != nil && (!kc.Valid[i] || features.ShardOf(kc, i, shards) != shard)) {
+				continue
+			}
+			rows = append(rows, i)
+		}
+		if len(rows) == len(fr.Time) {
+			return fr
+		}
+		return fr.Take(rows)
+	}
 	spec := FrameSpec{Time: src.TimestampField, Columns: src.Fields}
-	// Decode the files in parallel (a window spans a file per day), then
-	// keep their rows in file order.
+	// Decode the files in parallel (a window spans a file per day),
+	// filtering each row group as it comes, then keep their rows in file
+	// order.
 	decoded := make([][]*features.Frame, len(opened))
 	errs := make([]error, len(opened))
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
@@ -113,8 +153,11 @@ func (s *Sources) Read(ctx context.Context, src *features.Source, from, to time.
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			defer features.RecoverPanic(&errs[i], "sources: decode "+f.Name())
 			errs[i] = f.ReadFrames(spec, func(fr *features.Frame) error {
-				decoded[i] = append(decoded[i], fr)
+				if fr = keep(fr); fr.Len() > 0 {
+					decoded[i] = append(decoded[i], fr)
+				}
 				return ctx.Err()
 			})
 		}()
@@ -123,23 +166,21 @@ func (s *Sources) Read(ctx context.Context, src *features.Source, from, to time.
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("sources: %s: %w", src.Name, err)
 	}
+	var total int
 	for _, frames := range decoded {
 		for _, fr := range frames {
-			if n := len(fr.Time); n > 0 && slices.IsSorted(fr.Time) && fr.Time[0] >= lo && fr.Time[n-1] < hi {
-				// The common case: a row group wholly inside the range.
-				out.Append(fr)
-				continue
-			}
-			for i, t := range fr.Time {
-				if t < lo || t >= hi {
-					continue
-				}
-				out.Time = append(out.Time, t)
-				for k, c := range out.Columns {
-					c.AppendRow(fr.Columns[k], i)
-				}
-			}
+			total += fr.Len()
 		}
+	}
+	out := &features.Frame{Time: make([]int64, 0, total)}
+	for _, fd := range src.Fields {
+		out.Columns = append(out.Columns, features.NewColumn(fd.Name, fd.Type, total))
+	}
+	for i, frames := range decoded {
+		for _, fr := range frames {
+			out.Append(fr)
+		}
+		decoded[i] = nil // let the collector take what is copied
 	}
 	return out, nil
 }
