@@ -66,6 +66,10 @@ func NewFile(r io.ReaderAt, size int64, name string) (_ *File, err error) {
 		if !ok {
 			continue
 		}
+		// A malformed type (a MAP annotation on a leaf) panics when asked
+		// its kind: ask now, under the recover above, not in every reader.
+		_ = lc.Node.Type().Kind()
+		timeUnit(lc)
 		f.leaves[fld.Name()] = lc
 		f.order = append(f.order, fld.Name())
 	}
@@ -388,7 +392,8 @@ func HistorySpec(ent *features.Entity, feats []features.Feature) FrameSpec {
 
 // ReadFrames calls fn with one frame per row group. Rows whose time is null
 // are an error: an as-of time is required of every row.
-func (f *File) ReadFrames(spec FrameSpec, fn func(*features.Frame) error) error {
+func (f *File) ReadFrames(spec FrameSpec, fn func(*features.Frame) error) (err error) {
+	defer features.RecoverPanic(&err, "decode "+f.name)
 	if !f.HasColumn(spec.Time) {
 		return fmt.Errorf("%w: %s: missing column %s", ErrSchema, f.name, spec.Time)
 	}
