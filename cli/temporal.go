@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -111,7 +110,8 @@ func backfillCmd(reg *features.Registry) *cobra.Command {
 		Long: `backfill starts BackfillWorkflow, which runs every window ending in (from, to] as a
 child MaterializeWorkflow with the schedule's ids (materialize-<view>-<window end>), at
 most --concurrency at a time, and survives worker restarts. Online values keep the
-newest window whatever order windows finish in. With --wait it shows progress until done.`,
+newest window whatever order windows finish in. With --wait it shows progress until done:
+a bar on a terminal, else (a file, a CI log) a plain line every few seconds.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v, ok := reg.View(view)
@@ -157,11 +157,12 @@ newest window whatever order windows finish in. With --wait it shows progress un
 	return c
 }
 
-// waitBackfill polls the progress query into a progress bar until the
-// backfill (across continue-as-new runs) ends.
+// waitBackfill polls the progress query until the backfill (across
+// continue-as-new runs) ends, showing it as a bar on a terminal and as plain
+// lines every few seconds elsewhere.
 func waitBackfill(cmd *cobra.Command, cl client.Client, run client.WorkflowRun, total int) error {
-	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
-		progressbar.OptionSetDescription("windows"), progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+	bar := newProgress(cmd.ErrOrStderr(), run.GetID(), total)
+	var last workflows.Progress
 	done := make(chan error, 1)
 	go func() {
 		var p workflows.Progress
@@ -172,14 +173,18 @@ func waitBackfill(cmd *cobra.Command, cl client.Client, run client.WorkflowRun, 
 	for {
 		select {
 		case err := <-done:
-			_ = bar.Finish()
-			p, _ := queryProgress(cmd.Context(), cl, run.GetID())
+			p, qerr := queryProgress(cmd.Context(), cl, run.GetID())
+			if qerr != nil {
+				p = last
+			}
+			bar.Finish(p)
 			fmt.Fprintf(cmd.OutOrStdout(), "backfill %s: %d of %d windows done, %d failed, %d already running elsewhere %v\n",
 				run.GetID(), p.Done, p.Total, p.Failed, p.Joined, p.JoinedWindows)
 			return err
 		case <-tick.C:
 			if p, err := queryProgress(cmd.Context(), cl, run.GetID()); err == nil {
-				_ = bar.Set(p.Done + p.Failed + p.Joined)
+				last = p
+				bar.Update(p)
 			}
 		case <-cmd.Context().Done():
 			return cmd.Context().Err()
