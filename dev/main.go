@@ -40,13 +40,21 @@ import (
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := run(log); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, log)
+	stop()
+	// Ctrl-C is how a person stops dev, at any point: exit 0 (make would
+	// print "Error 1" otherwise).
+	switch {
+	case err != nil && app.Stopped(ctx, err):
+		log.Info("stopped by interrupt", "while", err)
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "dev:", err)
-		os.Exit(1)
 	}
+	os.Exit(app.ExitCode(ctx, err))
 }
 
-func run(log *slog.Logger) error {
+func run(ctx context.Context, log *slog.Logger) error {
 	state := flag.String("state", ".state", "folder for all local state")
 	temporalPort := flag.Int("temporal-port", 7233, "Temporal frontend port")
 	uiPort := flag.Int("ui-port", 8233, "Temporal Web UI port")
@@ -55,8 +63,6 @@ func run(log *slog.Logger) error {
 	days := flag.Int("days", 7, "days to backfill")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	abs, err := filepath.Abs(*state)
 	if err != nil {
 		return err
