@@ -67,7 +67,11 @@ func New(reg *features.Registry) *cobra.Command {
 
 Locations come from flags or the environment:
   SKEWFREE_OFFLINE  offline store (file://path), default ` + app.DefaultOffline + `
-  SKEWFREE_SOURCE   raw source data (file://path), default ` + app.DefaultSource,
+  SKEWFREE_SOURCE   raw source data (file://path), default ` + app.DefaultSource + `
+
+Windows that materialize and backfill start (schedules keep the defaults) take their activities' timeouts from
+  SKEWFREE_ACTIVITY_TIMEOUT   longest run of one activity, default 30m
+  SKEWFREE_HEARTBEAT_TIMEOUT  silence after which a worker counts as dead, default 2m`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,8 +31,34 @@ func ConfigFromEnv(logger *slog.Logger) app.Config {
 
 func dial(ctx context.Context) (client.Client, app.Config, error) {
 	cfg := ConfigFromEnv(slog.New(slog.DiscardHandler))
+	var err error
+	if cfg.ActivityTimeout, cfg.HeartbeatTimeout, err = timeoutsFromEnv(); err != nil {
+		return nil, cfg, err
+	}
 	c, err := app.Dial(ctx, cfg)
 	return c, cfg, err
+}
+
+// timeoutsFromEnv reads SKEWFREE_ACTIVITY_TIMEOUT and
+// SKEWFREE_HEARTBEAT_TIMEOUT (Go durations such as 30s; unset: the
+// workflows' defaults).
+func timeoutsFromEnv() (activity, heartbeat time.Duration, err error) {
+	parse := func(name string) (time.Duration, error) {
+		v := os.Getenv(name)
+		if v == "" {
+			return 0, nil
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return 0, fmt.Errorf("%s=%q: want a positive duration such as 30s or 5m", name, v)
+		}
+		return d, nil
+	}
+	if activity, err = parse("SKEWFREE_ACTIVITY_TIMEOUT"); err != nil {
+		return 0, 0, err
+	}
+	heartbeat, err = parse("SKEWFREE_HEARTBEAT_TIMEOUT")
+	return activity, heartbeat, err
 }
 
 func applyCmd(reg *features.Registry) *cobra.Command {
@@ -76,12 +103,14 @@ func startOptions(v *features.View, end time.Time) client.StartWorkflowOptions {
 }
 
 func materializeRemote(cmd *cobra.Command, v *features.View, end time.Time, wait bool) error {
-	c, _, err := dial(cmd.Context())
+	c, cfg, err := dial(cmd.Context())
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	run, err := c.ExecuteWorkflow(cmd.Context(), startOptions(v, end), workflows.MaterializeWorkflow, workflows.InputFor(v, end))
+	in := workflows.InputFor(v, end)
+	in.Timeouts = cfg.Timeouts()
+	run, err := c.ExecuteWorkflow(cmd.Context(), startOptions(v, end), workflows.MaterializeWorkflow, in)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", workflows.MaterializeID(v.Name, end), err)
 	}
@@ -125,12 +154,13 @@ a bar on a terminal, else (a file, a CI log) a plain line every few seconds.`,
 			if len(features.WindowEnds(v, f, t)) == 0 {
 				return fmt.Errorf("no %s window ends in (%s, %s]", v.Cadence, from, to)
 			}
-			cl, _, err := dial(cmd.Context())
+			cl, cfg, err := dial(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
 			in := workflows.BackfillInputFor(workflows.InputFor(v, time.Time{}), f, t, concurrency)
+			in.Timeouts = cfg.Timeouts()
 			id := workflows.BackfillID(v.Name, f, t)
 			run, err := cl.ExecuteWorkflow(cmd.Context(), client.StartWorkflowOptions{
 				ID: id, TaskQueue: workflows.TaskQueue,
