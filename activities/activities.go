@@ -238,12 +238,20 @@ const pushWriters = 4
 // mistaken for a dead worker.
 const heartbeatEvery = 20 * time.Second
 
-// keepAlive heartbeats until the returned stop is called. The steps'
-// own heartbeats say where the activity is; this one says it is alive.
+// keepAlive heartbeats until the returned stop is called, every
+// heartbeatEvery or a third of the activity's heartbeat timeout when that is
+// shorter (a test's few seconds). The steps' own heartbeats say where the
+// activity is; this one says it is alive.
 func keepAlive(ctx context.Context) (stop func()) {
+	every := heartbeatEvery
+	if activity.IsActivity(ctx) {
+		if hb := activity.GetInfo(ctx).HeartbeatTimeout; hb > 0 {
+			every = min(every, max(hb/3, 100*time.Millisecond))
+		}
+	}
 	done := make(chan struct{})
 	go func() {
-		t := time.NewTicker(heartbeatEvery)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {

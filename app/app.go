@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
@@ -31,7 +32,17 @@ type Config struct {
 	RedisURL        string // default redis://127.0.0.1:6379; "none" disables the online store
 	Offline         string // default file://.state/offline
 	Source          string // default file://.state/raw
-	Logger          *slog.Logger
+	// ActivityTimeout and HeartbeatTimeout (SKEWFREE_ACTIVITY_TIMEOUT,
+	// SKEWFREE_HEARTBEAT_TIMEOUT) go into the workflows this configuration
+	// starts; zero: the workflows' defaults (30m, 2m). See Timeouts.
+	ActivityTimeout  time.Duration
+	HeartbeatTimeout time.Duration
+	Logger           *slog.Logger
+}
+
+// Timeouts are the activity timeouts of workflows started with c.
+func (c Config) Timeouts() workflows.Timeouts {
+	return workflows.Timeouts{Activity: c.ActivityTimeout, Heartbeat: c.HeartbeatTimeout}
 }
 
 // Defaults of the local stack that `make dev` starts.

@@ -67,7 +67,11 @@ func New(reg *features.Registry) *cobra.Command {
 
 Locations come from flags or the environment:
   SKEWFREE_OFFLINE  offline store (file://path), default ` + app.DefaultOffline + `
-  SKEWFREE_SOURCE   raw source data (file://path), default ` + app.DefaultSource,
+  SKEWFREE_SOURCE   raw source data (file://path), default ` + app.DefaultSource + `
+
+Windows that materialize and backfill start (schedules keep the defaults) take their activities' timeouts from
+  SKEWFREE_ACTIVITY_TIMEOUT   longest run of one activity, default 30m
+  SKEWFREE_HEARTBEAT_TIMEOUT  silence after which a worker counts as dead, default 2m`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -182,13 +186,22 @@ func trainingSetCmd(reg *features.Registry) *cobra.Command {
 		budgetMB                                  int64
 	)
 	c := &cobra.Command{
-		Use:   "training-set --entities FILE.parquet (--features view:feat,... | --service NAME) --out FILE.parquet",
+		Use:   "training-set --entities FILE.parquet|FILE.csv (--features view:feat,... | --service NAME) --out FILE.parquet",
 		Short: "Build a point-in-time correct training set",
 		Long: `training-set joins an entity table against the offline history.
 
 The entity table is a Parquet file with the join key column of every requested view
 (e.g. user_id), a TIMESTAMP column event_timestamp, and any other columns (labels),
-which pass through unchanged. For each row at time T and each view with TTL ttl it
+which pass through unchanged.
+
+A file ending in .csv is read as CSV: a header line naming the columns, the join
+key(s), event_timestamp as RFC 3339 with its offset (2026-11-20T13:05:00Z), and
+other columns typed by their values: int64 if every non-empty value is an integer,
+else float64 if every one is a number, else bool if every one is true or false,
+else string. Empty fields are null (never in keys or event_timestamp). Errors name
+the row, line and column.
+
+For each row at time T and each view with TTL ttl it
 takes that key's history row with T-ttl <= event_timestamp <= T and the greatest
 event_timestamp (ties: greatest created_timestamp); nulls when there is none. Every
 input row is kept, in order. Feature columns are named view__feature.
@@ -239,7 +252,7 @@ computed after T (backfills, corrections) never leak into the row.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&entities, "entities", "", "entity table (Parquet) with join keys and event_timestamp")
+	c.Flags().StringVar(&entities, "entities", "", "entity table (Parquet, or CSV when the name ends in .csv) with join keys and event_timestamp")
 	c.Flags().StringVar(&featList, "features", "", "comma-separated view:feature references")
 	c.Flags().StringVar(&service, "service", "", "feature service whose features to join")
 	c.Flags().StringVar(&out, "out", "", "output Parquet file (written atomically)")

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -31,8 +31,34 @@ func ConfigFromEnv(logger *slog.Logger) app.Config {
 
 func dial(ctx context.Context) (client.Client, app.Config, error) {
 	cfg := ConfigFromEnv(slog.New(slog.DiscardHandler))
+	var err error
+	if cfg.ActivityTimeout, cfg.HeartbeatTimeout, err = timeoutsFromEnv(); err != nil {
+		return nil, cfg, err
+	}
 	c, err := app.Dial(ctx, cfg)
 	return c, cfg, err
+}
+
+// timeoutsFromEnv reads SKEWFREE_ACTIVITY_TIMEOUT and
+// SKEWFREE_HEARTBEAT_TIMEOUT (Go durations such as 30s; unset: the
+// workflows' defaults).
+func timeoutsFromEnv() (activity, heartbeat time.Duration, err error) {
+	parse := func(name string) (time.Duration, error) {
+		v := os.Getenv(name)
+		if v == "" {
+			return 0, nil
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return 0, fmt.Errorf("%s=%q: want a positive duration such as 30s or 5m", name, v)
+		}
+		return d, nil
+	}
+	if activity, err = parse("SKEWFREE_ACTIVITY_TIMEOUT"); err != nil {
+		return 0, 0, err
+	}
+	heartbeat, err = parse("SKEWFREE_HEARTBEAT_TIMEOUT")
+	return activity, heartbeat, err
 }
 
 func applyCmd(reg *features.Registry) *cobra.Command {
@@ -77,12 +103,14 @@ func startOptions(v *features.View, end time.Time) client.StartWorkflowOptions {
 }
 
 func materializeRemote(cmd *cobra.Command, v *features.View, end time.Time, wait bool) error {
-	c, _, err := dial(cmd.Context())
+	c, cfg, err := dial(cmd.Context())
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	run, err := c.ExecuteWorkflow(cmd.Context(), startOptions(v, end), workflows.MaterializeWorkflow, workflows.InputFor(v, end))
+	in := workflows.InputFor(v, end)
+	in.Timeouts = cfg.Timeouts()
+	run, err := c.ExecuteWorkflow(cmd.Context(), startOptions(v, end), workflows.MaterializeWorkflow, in)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", workflows.MaterializeID(v.Name, end), err)
 	}
@@ -111,7 +139,8 @@ func backfillCmd(reg *features.Registry) *cobra.Command {
 		Long: `backfill starts BackfillWorkflow, which runs every window ending in (from, to] as a
 child MaterializeWorkflow with the schedule's ids (materialize-<view>-<window end>), at
 most --concurrency at a time, and survives worker restarts. Online values keep the
-newest window whatever order windows finish in. With --wait it shows progress until done.`,
+newest window whatever order windows finish in. With --wait it shows progress until done:
+a bar on a terminal, else (a file, a CI log) a plain line every few seconds.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v, ok := reg.View(view)
@@ -125,12 +154,13 @@ newest window whatever order windows finish in. With --wait it shows progress un
 			if len(features.WindowEnds(v, f, t)) == 0 {
 				return fmt.Errorf("no %s window ends in (%s, %s]", v.Cadence, from, to)
 			}
-			cl, _, err := dial(cmd.Context())
+			cl, cfg, err := dial(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
 			in := workflows.BackfillInputFor(workflows.InputFor(v, time.Time{}), f, t, concurrency)
+			in.Timeouts = cfg.Timeouts()
 			id := workflows.BackfillID(v.Name, f, t)
 			run, err := cl.ExecuteWorkflow(cmd.Context(), client.StartWorkflowOptions{
 				ID: id, TaskQueue: workflows.TaskQueue,
@@ -157,11 +187,12 @@ newest window whatever order windows finish in. With --wait it shows progress un
 	return c
 }
 
-// waitBackfill polls the progress query into a progress bar until the
-// backfill (across continue-as-new runs) ends.
+// waitBackfill polls the progress query until the backfill (across
+// continue-as-new runs) ends, showing it as a bar on a terminal and as plain
+// lines every few seconds elsewhere.
 func waitBackfill(cmd *cobra.Command, cl client.Client, run client.WorkflowRun, total int) error {
-	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
-		progressbar.OptionSetDescription("windows"), progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+	bar := newProgress(cmd.ErrOrStderr(), run.GetID(), total)
+	var last workflows.Progress
 	done := make(chan error, 1)
 	go func() {
 		var p workflows.Progress
@@ -172,14 +203,18 @@ func waitBackfill(cmd *cobra.Command, cl client.Client, run client.WorkflowRun, 
 	for {
 		select {
 		case err := <-done:
-			_ = bar.Finish()
-			p, _ := queryProgress(cmd.Context(), cl, run.GetID())
+			p, qerr := queryProgress(cmd.Context(), cl, run.GetID())
+			if qerr != nil {
+				p = last
+			}
+			bar.Finish(p)
 			fmt.Fprintf(cmd.OutOrStdout(), "backfill %s: %d of %d windows done, %d failed, %d already running elsewhere %v\n",
 				run.GetID(), p.Done, p.Total, p.Failed, p.Joined, p.JoinedWindows)
 			return err
 		case <-tick.C:
 			if p, err := queryProgress(cmd.Context(), cl, run.GetID()); err == nil {
-				_ = bar.Set(p.Done + p.Failed + p.Joined)
+				last = p
+				bar.Update(p)
 			}
 		case <-cmd.Context().Done():
 			return cmd.Context().Err()

@@ -29,6 +29,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/skewfree/skewfree/app"
+	"github.com/skewfree/skewfree/dev/sample"
 	"github.com/skewfree/skewfree/devserver"
 	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/features/demo"
@@ -39,13 +40,21 @@ import (
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := run(log); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, log)
+	stop()
+	// Ctrl-C is how a person stops dev, at any point: exit 0 (make would
+	// print "Error 1" otherwise).
+	switch {
+	case err != nil && app.Stopped(ctx, err):
+		log.Info("stopped by interrupt", "while", err)
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "dev:", err)
-		os.Exit(1)
 	}
+	os.Exit(app.ExitCode(ctx, err))
 }
 
-func run(log *slog.Logger) error {
+func run(ctx context.Context, log *slog.Logger) error {
 	state := flag.String("state", ".state", "folder for all local state")
 	temporalPort := flag.Int("temporal-port", 7233, "Temporal frontend port")
 	uiPort := flag.Int("ui-port", 8233, "Temporal Web UI port")
@@ -54,8 +63,6 @@ func run(log *slog.Logger) error {
 	days := flag.Int("days", 7, "days to backfill")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	abs, err := filepath.Abs(*state)
 	if err != nil {
 		return err
@@ -92,9 +99,12 @@ func run(log *slog.Logger) error {
 	defer stores.Close()
 
 	// Sample data through the end of today, so the newest windows are fresh.
-	today := time.Now().UTC().Truncate(24 * time.Hour)
+	now := time.Now().UTC()
+	today := now.Truncate(24 * time.Hour)
 	// (Re)generate when the raw data does not reach today, e.g. on a later day.
-	if _, err := os.Stat(filepath.Join(abs, "raw", "orders", "date="+today.Format(time.DateOnly))); errors.Is(err, os.ErrNotExist) {
+	_, err = os.Stat(filepath.Join(abs, "raw", "orders", "date="+today.Format(time.DateOnly)))
+	regenerate := errors.Is(err, os.ErrNotExist)
+	if regenerate {
 		log.Info("generating sample data", "users", *users, "days", *days+1)
 		frames, err := demo.Generate(demo.GenOptions{Users: *users, Products: 200, Days: *days + 1, Start: today.Add(-time.Duration(*days) * 24 * time.Hour)})
 		if err != nil {
@@ -105,6 +115,15 @@ func run(log *slog.Logger) error {
 			if _, err := stores.Sources.Write(ctx, src, frames[name]); err != nil {
 				return err
 			}
+		}
+	}
+
+	// A sample entity table (users, checkout times, a label) for the
+	// training-set command printed below: from the second backfilled day to
+	// a few hours ago, so every view of the service has history by then.
+	if _, err := os.Stat(filepath.Join(abs, sample.EntitiesCSV)); regenerate || errors.Is(err, os.ErrNotExist) {
+		if _, _, err := sample.WriteEntities(abs, *users, today.Add(-time.Duration(*days-1)*24*time.Hour), now.Add(-3*time.Hour)); err != nil {
+			return err
 		}
 	}
 
@@ -168,10 +187,14 @@ Try:
 
   TEMPORAL_ADDRESS=%s SKEWFREE_REDIS_URL=%s go run ./starter backfill --view product_sales --from %s --to %s --wait
 
+  %s
+      (a training set for the sample labels in %s; %s is the same table as Parquet)
+
 Ctrl-C stops everything.
 `, ts.UIURL(), ts.Namespace(), ts.FrontendAddr(), ts.Namespace(), workflows.TaskQueue, l.Addr(), redisURL, cfg.Offline,
 		l.Addr(), demo.UserID(1), demo.UserID(2), ts.FrontendAddr(), redisURL,
-		today.Add(-48*time.Hour).Format(time.RFC3339), today.Format(time.RFC3339))
+		today.Add(-48*time.Hour).Format(time.RFC3339), today.Format(time.RFC3339),
+		sample.TrainingSetCommand(*state), filepath.Join(*state, sample.EntitiesCSV), sample.EntitiesParquet)
 
 	<-ctx.Done()
 	log.Info("stopping")

@@ -35,7 +35,7 @@ var _ History = (*parquet.Store)(nil)
 
 // Options of a build. Zero values mean the documented defaults.
 type Options struct {
-	Entities string                // entity table, a Parquet file; required
+	Entities string                // entity table, a Parquet or CSV (".csv", see ReadCSV) file; required
 	Features []features.FeatureRef // resolved references; required
 	Out      string                // output Parquet file; required
 	// AsKnownAt also requires created_timestamp <= T, so values computed
@@ -87,7 +87,7 @@ func Build(ctx context.Context, reg *features.Registry, hist History, opt Option
 	if err := opt.init(); err != nil {
 		return Stats{}, err
 	}
-	in, err := parquet.OpenFile(opt.Entities)
+	in, err := openEntities(reg, opt)
 	if err != nil {
 		return Stats{}, fmt.Errorf("entity file: %w", err)
 	}
@@ -209,6 +209,25 @@ func Build(ctx context.Context, reg *features.Registry, hist History, opt Option
 	}
 	st.Elapsed = time.Since(start)
 	return st, nil
+}
+
+// openEntities opens the entity table: CSV (by extension, see ReadCSV) with
+// the requested views' join keys typed as their entities' keys, else Parquet.
+func openEntities(reg *features.Registry, opt Options) (*parquet.File, error) {
+	if !IsCSV(opt.Entities) {
+		return parquet.OpenFile(opt.Entities)
+	}
+	keyTypes := map[string]features.Type{}
+	for _, ref := range opt.Features {
+		if v, ok := reg.View(ref.View); ok {
+			if e := reg.EntityOf(v); e != nil {
+				if _, seen := keyTypes[e.JoinKey]; !seen {
+					keyTypes[e.JoinKey] = e.KeyType
+				}
+			}
+		}
+	}
+	return openCSV(opt.Entities, keyTypes)
 }
 
 // checkEntityFile rejects, before any work, an entity table the join cannot

@@ -30,6 +30,8 @@ type BackfillInput struct {
 	Shards   int
 	// Concurrency bounds the windows computed at once; default 4.
 	Concurrency int
+	// Timeouts of every window's activities; zero: the defaults.
+	Timeouts Timeouts `json:",omitzero"`
 
 	// Carried across continue-as-new.
 	Next     int
@@ -53,7 +55,7 @@ type Progress struct {
 
 // BackfillInputFor builds a backfill of a view's windows in (from, to].
 func BackfillInputFor(in MaterializeInput, from, to time.Time, concurrency int) BackfillInput {
-	return BackfillInput{View: in.View, From: from.UTC(), To: to.UTC(), Cadence: in.Cadence, Lateness: in.Lateness, Shards: in.Shards, Concurrency: concurrency}
+	return BackfillInput{View: in.View, From: from.UTC(), To: to.UTC(), Cadence: in.Cadence, Lateness: in.Lateness, Shards: in.Shards, Concurrency: concurrency, Timeouts: in.Timeouts}
 }
 
 // BackfillWorkflow materializes every window in (From, To] as child
@@ -88,7 +90,7 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (Progress, error) 
 			TypedSearchAttributes: temporal.NewSearchAttributes(ViewAttr.ValueSet(in.View), WindowEndAttr.ValueSet(end)),
 		})
 		f := workflow.ExecuteChildWorkflow(cctx, MaterializeWorkflow, MaterializeInput{
-			View: in.View, WindowEnd: end, Cadence: in.Cadence, Lateness: in.Lateness, Shards: in.Shards})
+			View: in.View, WindowEnd: end, Cadence: in.Cadence, Lateness: in.Lateness, Shards: in.Shards, Timeouts: in.Timeouts})
 		p.Running++
 		sel.AddFuture(f, func(f workflow.Future) {
 			p.Running--

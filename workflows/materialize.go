@@ -25,6 +25,8 @@ type MaterializeInput struct {
 	// Shards splits the window by entity-key hash into that many activities,
 	// each writing its own part file; 0 or 1 computes it in one.
 	Shards int
+	// Timeouts of the window's activities; zero: the defaults.
+	Timeouts Timeouts `json:",omitzero"`
 }
 
 // MaterializeResult is what a window run wrote.
@@ -47,8 +49,8 @@ var a *activities.Activities
 // computeOptions: computing a window reads and writes files; big windows
 // take minutes, so heartbeats tell a dead worker from a slow one.
 var computeOptions = workflow.ActivityOptions{
-	StartToCloseTimeout: 30 * time.Minute,
-	HeartbeatTimeout:    2 * time.Minute,
+	StartToCloseTimeout: DefaultActivityTimeout,
+	HeartbeatTimeout:    DefaultHeartbeatTimeout,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:        time.Second,
 		BackoffCoefficient:     2,
@@ -108,7 +110,7 @@ func MaterializeWorkflow(ctx workflow.Context, in MaterializeInput) (Materialize
 	// One created_timestamp for every attempt and shard of this run.
 	created := workflow.Now(ctx).UTC().Truncate(time.Microsecond)
 	res := MaterializeResult{View: in.View, WindowEnd: end}
-	actx := workflow.WithActivityOptions(ctx, computeOptions)
+	actx := workflow.WithActivityOptions(ctx, in.Timeouts.activityOptions())
 
 	shards := max(in.Shards, 1)
 	var inputs []activities.ComputeInput
