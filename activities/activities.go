@@ -30,8 +30,9 @@ import (
 // Offline is what the activities need of the offline store.
 type Offline interface {
 	pipeline.OfflineWriter
-	RemoveStaleShards(ctx context.Context, view string, end time.Time, shards int) error
-	RemoveWindowFile(ctx context.Context, view string, end time.Time) error
+	RemoveStaleShards(ctx context.Context, view string, end, created time.Time, shards int) error
+	RemoveWindowFile(ctx context.Context, view string, end, created time.Time) error
+	MarkPublished(ctx context.Context, p parquet.Publication) error
 	Root() string
 }
 
@@ -44,6 +45,7 @@ type ShardReader interface {
 }
 
 var _ ShardReader = (*parquet.Sources)(nil)
+var _ Offline = (*parquet.Store)(nil)
 
 // Online is what the activities need of the online store.
 type Online interface {
@@ -100,8 +102,9 @@ const (
 )
 
 // ComputeWindow reads the source window, runs the view's transform and
-// writes the offline partition (whole, atomically; replacing any earlier
-// write of the same window or shard).
+// writes the offline partition as the run's version (whole, atomically;
+// replacing only an earlier attempt of the same run, never another run's
+// version of the window).
 func (a *Activities) ComputeWindow(ctx context.Context, in ComputeInput) (ComputeOutput, error) {
 	v, ok := a.Registry.View(in.View)
 	if !ok {
@@ -148,7 +151,7 @@ func (a *Activities) ComputeWindow(ctx context.Context, in ComputeInput) (Comput
 		return ComputeOutput{}, classify(err)
 	}
 	activity.RecordHeartbeat(ctx, "computed")
-	p, err := a.Offline.WriteWindow(ctx, v.Name, in.WindowEnd, in.Shard, fr, a.Registry.Fingerprint(v.Name))
+	p, err := a.Offline.WriteWindow(ctx, v.Name, in.WindowEnd, in.Created, in.Shard, fr, a.Registry.Fingerprint(v.Name))
 	if err != nil {
 		return ComputeOutput{}, fmt.Errorf("write offline: %w", err)
 	}
@@ -156,13 +159,39 @@ func (a *Activities) ComputeWindow(ctx context.Context, in ComputeInput) (Comput
 	return ComputeOutput{Partition: p, Events: int64(ev.Len())}, nil
 }
 
-// CommitShards removes what an earlier run of the window left that this run
-// did not write: the unsharded file and shards numbered >= Shards.
+// CommitShards removes what an earlier attempt of this run (same Created)
+// left that this attempt did not write: its unsharded file and its shards
+// numbered >= Shards. Other runs' versions of the window are never touched.
 func (a *Activities) CommitShards(ctx context.Context, in ComputeInput) error {
-	if err := a.Offline.RemoveStaleShards(ctx, in.View, in.WindowEnd, in.Shards); err != nil {
+	if err := a.Offline.RemoveStaleShards(ctx, in.View, in.WindowEnd, in.Created, in.Shards); err != nil {
 		return err
 	}
-	return a.Offline.RemoveWindowFile(ctx, in.View, in.WindowEnd)
+	return a.Offline.RemoveWindowFile(ctx, in.View, in.WindowEnd, in.Created)
+}
+
+// PublishInput names a run's version of a window whose pushes all
+// succeeded, and the workflow time taken after they returned.
+type PublishInput struct {
+	View       string
+	WindowEnd  time.Time
+	Created    time.Time
+	Published  time.Time
+	Partitions []parquet.Partition
+}
+
+// MarkPublished records that a run's version is online from Published on
+// (its marker next to the data). Idempotent: a retry keeps the first marker.
+func (a *Activities) MarkPublished(ctx context.Context, in PublishInput) error {
+	if _, ok := a.Registry.View(in.View); !ok {
+		return badInput(fmt.Errorf("unknown view %q", in.View))
+	}
+	err := a.Offline.MarkPublished(ctx, parquet.Publication{View: in.View, WindowEnd: in.WindowEnd, Created: in.Created,
+		Published: in.Published, Partitions: in.Partitions})
+	if err != nil {
+		return fmt.Errorf("mark published: %w", err)
+	}
+	a.log().Info("version published", "view", in.View, "window_end", in.WindowEnd, "created", in.Created, "published", in.Published)
+	return nil
 }
 
 // PushInput names a partition to push online.
@@ -171,8 +200,10 @@ type PushInput struct {
 	Partition parquet.Partition
 }
 
-// PushOnline reads back the partition just written and writes its rows to
-// the online store, so online values are exactly the offline rows.
+// PushOnline reads back the partition just written (this run's own version
+// file, so a concurrent run of the window cannot change what it reads) and
+// writes its rows to the online store, so online values are exactly the
+// offline rows.
 func (a *Activities) PushOnline(ctx context.Context, in PushInput) (OnlineStats, error) {
 	if a.Online == nil {
 		return OnlineStats{}, nil

@@ -22,6 +22,12 @@ var start = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
 func setup(t *testing.T) (*activities.Activities, *parquet.Store) {
 	t.Helper()
+	return setupAt(t, start)
+}
+
+// setupAt generates 5 days of demo events from start.
+func setupAt(t *testing.T, start time.Time) (*activities.Activities, *parquet.Store) {
+	t.Helper()
 	dir := t.TempDir()
 	reg := demo.Registry()
 	src, err := parquet.OpenSources(filepath.Join(dir, "raw"))
@@ -105,7 +111,12 @@ func TestShardsPartitionTheWindow(t *testing.T) {
 		}
 		got = append(got, keys...)
 	}
-	if _, err := env.ExecuteActivity(a.CommitShards, activities.ComputeInput{View: "user_orders", WindowEnd: end, Shard: -1, Shards: 3}); err != nil {
+	// Another run's version of the window must survive this run's commit.
+	other := created.Add(time.Hour)
+	if _, err := env.ExecuteActivity(a.ComputeWindow, activities.ComputeInput{View: "user_orders", WindowEnd: end, Created: other, Shard: 4, Shards: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.ExecuteActivity(a.CommitShards, activities.ComputeInput{View: "user_orders", WindowEnd: end, Created: created, Shard: -1, Shards: 3}); err != nil {
 		t.Fatal(err)
 	}
 	slices.Sort(got)
@@ -114,13 +125,16 @@ func TestShardsPartitionTheWindow(t *testing.T) {
 		t.Fatalf("shards hold %d keys, the whole window %d", len(got), len(want))
 	}
 	files, _ := off.ViewFiles(context.Background(), "user_orders", time.Time{}, time.Time{})
-	if len(files) != 3 {
+	if len(files) != 4 {
 		t.Fatalf("after commit: %v", files)
 	}
-	for _, f := range files {
-		if !strings.Contains(f, "part-20261105T000000Z-000") {
-			t.Fatalf("unexpected file %s", f)
+	for i, f := range files[:3] {
+		if want := parquet.VersionFile("user_orders", end, created, i); !strings.HasSuffix(f, want) {
+			t.Fatalf("file %s, want %s", f, want)
 		}
+	}
+	if want := parquet.VersionFile("user_orders", end, other, 4); !strings.HasSuffix(files[3], want) {
+		t.Fatalf("the other run's shard is gone: %v", files)
 	}
 }
 

@@ -75,7 +75,7 @@ Windows that materialize and backfill start (schedules keep the defaults) take t
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(catalogCmd(reg), generateCmd(reg), trainingSetCmd(reg), materializeCmd(reg), applyCmd(reg), backfillCmd(reg), skewCheckCmd(reg))
+	root.AddCommand(catalogCmd(reg), generateCmd(reg), trainingSetCmd(reg), materializeCmd(reg), applyCmd(reg), backfillCmd(reg), skewCheckCmd(reg), historyCmd(reg))
 	return root
 }
 
@@ -181,9 +181,9 @@ UTC day, under --out (default SKEWFREE_SOURCE). The same flags always give the s
 
 func trainingSetCmd(reg *features.Registry) *cobra.Command {
 	var (
-		entities, featList, service, out, offline string
-		asKnownAt                                 bool
-		budgetMB                                  int64
+		entities, featList, service, out, offline, visibility string
+		asKnownAt                                             bool
+		budgetMB                                              int64
 	)
 	c := &cobra.Command{
 		Use:   "training-set --entities FILE.parquet|FILE.csv (--features view:feat,... | --service NAME) --out FILE.parquet",
@@ -201,13 +201,18 @@ else float64 if every one is a number, else bool if every one is true or false,
 else string. Empty fields are null (never in keys or event_timestamp). Errors name
 the row, line and column.
 
-For each row at time T and each view with TTL ttl it
-takes that key's history row with T-ttl <= event_timestamp <= T and the greatest
-event_timestamp (ties: greatest created_timestamp); nulls when there is none. Every
-input row is kept, in order. Feature columns are named view__feature.
+For each row at time T and each view with TTL ttl and
+allowed lateness L it takes that key's history row that is available at T,
+event_timestamp + L <= T (the view's scheduled run for window E starts at E + L, so
+serving cannot have it earlier), and within TTL, T - ttl <= event_timestamp, with the
+greatest event_timestamp (ties: greatest created_timestamp); nulls when there is
+none. --visibility=feast uses Feast's plain event_timestamp <= T instead. Every input
+row is kept, in order. Feature columns are named view__feature.
 
-With --as-known-at a history row must also have created_timestamp <= T, so values
-computed after T (backfills, corrections) never leak into the row.`,
+With --as-known-at a history row's version must also have been published (all its
+rows online) by T, so the row holds what the reader service returned at T, and
+values computed after T (backfills, corrections) never leak into it. Files of other
+tools count as known at their rows' created_timestamp (null: never).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if entities == "" || out == "" {
@@ -234,6 +239,10 @@ computed after T (backfills, corrections) never leak into the row.`,
 			if err != nil {
 				return err
 			}
+			vis, err := features.ParseVisibility(visibility)
+			if err != nil {
+				return fmt.Errorf("--visibility: %w", err)
+			}
 			if offline == "" {
 				offline = Env("SKEWFREE_OFFLINE", app.DefaultOffline)
 			}
@@ -242,7 +251,7 @@ computed after T (backfills, corrections) never leak into the row.`,
 				return err
 			}
 			st, err := trainingset.Build(cmd.Context(), reg, store, trainingset.Options{
-				Entities: entities, Features: resolved, Out: out, AsKnownAt: asKnownAt, MemoryBudget: budgetMB << 20,
+				Entities: entities, Features: resolved, Out: out, Visibility: vis, AsKnownAt: asKnownAt, MemoryBudget: budgetMB << 20,
 			})
 			if err != nil {
 				return err
@@ -257,7 +266,8 @@ computed after T (backfills, corrections) never leak into the row.`,
 	c.Flags().StringVar(&service, "service", "", "feature service whose features to join")
 	c.Flags().StringVar(&out, "out", "", "output Parquet file (written atomically)")
 	c.Flags().StringVar(&offline, "offline", "", "offline store (file://path); default SKEWFREE_OFFLINE")
-	c.Flags().BoolVar(&asKnownAt, "as-known-at", false, "also require created_timestamp <= the row's event_timestamp")
+	c.Flags().BoolVar(&asKnownAt, "as-known-at", false, "also require the history row's version to be published by the entity row's event_timestamp")
+	c.Flags().StringVar(&visibility, "visibility", "available", "when a history row becomes visible: available (event_timestamp + lateness <= T) or feast (event_timestamp <= T)")
 	c.Flags().Int64Var(&budgetMB, "memory-budget-mb", 1024, "join state budget; larger entity tables are split by key hash")
 	return c
 }

@@ -139,6 +139,9 @@ func TestErrorsAreOneLineAndNonZero(t *testing.T) {
 		{[]string{"materialize", "--local", "--view", "user_orders", "--window-end", "2026-11-01T05:00:00Z", "--source", dir, "--offline", dir}, "not aligned to the daily cadence"},
 		{[]string{"materialize", "--local", "--view", "user_orders", "--window-end", "yesterday"}, "want an RFC 3339 time"},
 		{[]string{"generate", "--start", "2026-13-01", "--out", dir}, "want YYYY-MM-DD"},
+		{[]string{"training-set", "--entities", ents, "--features", "user_orders:spend_30d", "--out", out, "--visibility", "asap"}, `visibility "asap": want available`},
+		{[]string{"history", "--view", "user_orders", "--window-end", "2026-11-01T05:00:00Z", "--offline", dir}, "not aligned to the daily cadence"},
+		{[]string{"history", "--view", "ghost", "--window-end", "2026-11-01T00:00:00Z", "--offline", dir}, `unknown view "ghost"`},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args[:2], " ")+" "+c.want, func(t *testing.T) {

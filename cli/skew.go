@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -47,44 +47,36 @@ mismatch means something wrote one store and not the other. Exits 1 on any misma
 			if err != nil {
 				return err
 			}
-			stamp := ""
+			var end time.Time
 			if windowEnd != "" {
-				t, err := parseTime("--window-end", windowEnd)
-				if err != nil {
+				if end, err = parseTime("--window-end", windowEnd); err != nil {
 					return err
 				}
-				stamp = parquet.WindowStamp(t)
-			} else if len(files) > 0 {
+			} else {
 				// File names sort by window end within and across date folders.
-				last := filepath.Base(files[len(files)-1])
-				stamp = strings.SplitN(strings.TrimPrefix(strings.TrimSuffix(last, ".parquet"), "part-"), "-", 2)[0]
-			}
-			var windowFiles []string
-			for _, f := range files {
-				if strings.HasPrefix(filepath.Base(f), "part-"+stamp) {
-					windowFiles = append(windowFiles, f)
+				for _, f := range slices.Backward(files) {
+					if n, ok := parquet.ParseFileName(filepath.Base(f)); ok {
+						end = n.WindowEnd
+						break
+					}
 				}
 			}
-			if stamp == "" || len(windowFiles) == 0 {
-				return fmt.Errorf("no offline partition of %s for window %q", v.Name, stamp)
-			}
+			stamp := parquet.WindowStamp(end)
 			ent := reg.EntityOf(v)
 			var refs []string
 			for _, f := range v.Features() {
 				refs = append(refs, v.Name+":"+f.Name)
 			}
-			spec := parquet.HistorySpec(ent, v.Features())
+			// Every version of the window, the newest per key: what online
+			// holds once each run's push finished.
 			var off *features.Frame
-			for _, path := range windowFiles {
-				fr, err := parquet.ReadFile(path, spec)
-				if err != nil {
+			if !end.IsZero() {
+				if off, err = stores.Offline.ReadWindow(ctx, v.Name, end, parquet.HistorySpec(ent, v.Features())); err != nil {
 					return err
 				}
-				if off == nil {
-					off = fr
-				} else {
-					off.Append(fr)
-				}
+			}
+			if off == nil {
+				return fmt.Errorf("no offline partition of %s for window %q", v.Name, stamp)
 			}
 			rows := rand.Perm(off.Len())
 			if sample > 0 && sample < len(rows) {

@@ -142,8 +142,9 @@ func (s *stack) backfill(view string, from, to time.Time, concurrency int) clien
 	return run
 }
 
-// expectWindows checks that the view's offline files are exactly one per
-// window end, each holding exactly the rows the transform computes for it.
+// expectWindows checks that the view's offline files are versions of
+// exactly these window ends, that every window's newest version holds
+// exactly the rows the transform computes for it, and that it is published.
 func (s *stack) expectWindows(view string, ends []time.Time) {
 	s.t.Helper()
 	ctx := context.Background()
@@ -151,38 +152,39 @@ func (s *stack) expectWindows(view string, ends []time.Time) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	var want []string
+	want := map[time.Time]bool{}
 	for _, e := range ends {
-		want = append(want, filepath.Join(s.stores.Offline.Root(), parquet.WindowFile(view, e, -1)))
+		want[e] = true
 	}
-	if !slices.Equal(files, want) {
-		s.t.Fatalf("%s files:\n got %v\nwant %v", view, files, want)
+	for _, f := range files {
+		if n, ok := parquet.ParseFileName(filepath.Base(f)); !ok || !n.Versioned() || !want[n.WindowEnd] {
+			s.t.Fatalf("%s: unexpected file %s (windows %v)", view, f, ends)
+		}
 	}
-	for i, e := range ends {
+	for _, e := range ends {
 		fr, err := pipeline.ComputeWindow(ctx, s.reg, s.stores.Sources, view, e, e)
 		if err != nil {
 			s.t.Fatal(err)
 		}
-		f, err := parquet.OpenFile(files[i])
-		if err != nil {
-			s.t.Fatal(err)
+		vs, err := s.stores.Offline.WindowVersions(ctx, view, e)
+		if err != nil || len(vs) == 0 {
+			s.t.Fatalf("%s window %s: versions %+v %v", view, e.Format(time.RFC3339), vs, err)
 		}
-		n := f.NumRows()
-		f.Close()
-		if n != int64(fr.Len()) || n == 0 {
-			s.t.Errorf("%s window %s: %d rows offline, the transform computes %d", view, e.Format(time.RFC3339), n, fr.Len())
+		newest := vs[len(vs)-1]
+		if n := newest.Rows; n != int64(fr.Len()) || n == 0 || newest.Published.IsZero() {
+			s.t.Errorf("%s window %s: newest version %+v, the transform computes %d rows", view, e.Format(time.RFC3339), newest, fr.Len())
 		}
 	}
 }
 
-// readWindow reads a window's offline file.
+// readWindow reads a window's offline rows: the newest version per key.
 func (s *stack) readWindow(view string, end time.Time) *features.Frame {
 	s.t.Helper()
 	v, _ := s.reg.View(view)
 	ent := s.reg.EntityOf(v)
-	out, err := parquet.ReadFile(filepath.Join(s.stores.Offline.Root(), parquet.WindowFile(view, end, -1)), parquet.HistorySpec(ent, v.Features()))
-	if err != nil {
-		s.t.Fatal(err)
+	out, err := s.stores.Offline.ReadWindow(context.Background(), view, end, parquet.HistorySpec(ent, v.Features()))
+	if err != nil || out == nil {
+		s.t.Fatalf("read %s window %s: %v", view, end, err)
 	}
 	return out
 }
@@ -281,7 +283,11 @@ func TestBackfillRerunRetryAndOnlineParity(t *testing.T) {
 		t.Fatalf("skew-check missed a tampered value: code %d\n%s", code, out.String())
 	}
 
-	// Re-running a window replaces it: same files, same rows.
+	// Re-running a window adds a version and keeps the first one.
+	before, err := s.stores.Offline.WindowVersions(ctx, "user_orders", to)
+	if err != nil || len(before) != 1 {
+		t.Fatalf("versions before the re-run: %+v %v", before, err)
+	}
 	v, _ := s.reg.View("user_orders")
 	wr, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.MaterializeID("user_orders", to), TaskQueue: workflows.TaskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE}, workflows.MaterializeWorkflow, workflows.InputFor(v, to))
@@ -297,6 +303,11 @@ func TestBackfillRerunRetryAndOnlineParity(t *testing.T) {
 	}
 	s.expectWindows("user_orders", ends)
 	s.expectOnlineEqualsOffline("user_orders", to)
+	after, err := s.stores.Offline.WindowVersions(ctx, "user_orders", to)
+	if err != nil || len(after) != 2 || !after[0].Created.Equal(before[0].Created) || after[0].Rows != before[0].Rows ||
+		!after[1].Created.Equal(res.Created) || !after[1].Published.Equal(res.Published) || res.Published.Before(res.Created) {
+		t.Fatalf("versions after the re-run %+v (%v), before %+v, result %+v", after, err, before, res)
+	}
 
 	// The UI's backfill action is the schedule's backfill API: its runs
 	// carry the nominal times, hence the same ids and windows.

@@ -2,6 +2,7 @@ package features
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -9,7 +10,9 @@ import (
 
 // AsOfJoin is the point-in-time join of one view against a set of entity rows
 // (see DESIGN.md, "Point-in-time join"). For every entity row (key k, time T)
-// it finds the history row of k with T-ttl <= event_timestamp <= T and the
+// it finds the history row of k that is visible at T (by default available:
+// event_timestamp + lateness <= T; with VisibleAtEventTime Feast's
+// event_timestamp <= T) and within TTL (T-ttl <= event_timestamp), with the
 // greatest (event_timestamp, created_timestamp).
 //
 // History is streamed through it, never held: the entity rows of each key are
@@ -19,12 +22,14 @@ import (
 // the history, and history can be read in any order by any number of
 // Accumulators in parallel.
 //
-// With AsKnownAt, a history row is visible at T only if it was also computed
-// by then (created_timestamp <= T), so later backfills and corrections never
-// leak into a training row.
+// With AsKnownAt, a history row is visible at T only if its version was also
+// known by then: published (see AddKnown), so a training row at T holds what
+// serving returned at T, and later backfills and corrections never leak into
+// it.
 type AsOfJoin struct {
 	keyType   Type
 	ttl       int64 // microseconds; 0 = unlimited
+	delay     int64 // microseconds from event_timestamp to visibility
 	asKnownAt bool
 	features  []Feature
 
@@ -41,15 +46,67 @@ type AsOfJoin struct {
 
 // JoinOptions tunes an AsOfJoin.
 type JoinOptions struct {
-	TTL       time.Duration // the view's TTL; 0 = unlimited
+	TTL time.Duration // the view's TTL; 0 = unlimited
+	// Lateness is the view's allowed lateness: under VisibleWhenAvailable a
+	// row is visible from event_timestamp + Lateness, when its scheduled run
+	// starts.
+	Lateness   time.Duration
+	Visibility Visibility
+	// AsKnownAt also requires the row's version to be known (published) by
+	// T; see Accumulator.AddKnown.
 	AsKnownAt bool
 }
+
+// Visibility is the rule for when a history row becomes visible to a
+// training row at T. The zero value is the default, VisibleWhenAvailable.
+type Visibility uint8
+
+const (
+	// VisibleWhenAvailable: event_timestamp + lateness <= T. The scheduled
+	// run of window E starts at E + lateness, so serving cannot have the
+	// row earlier.
+	VisibleWhenAvailable Visibility = iota
+	// VisibleAtEventTime: Feast's rule, event_timestamp <= T.
+	VisibleAtEventTime
+)
+
+// String is the flag spelling: "available" or "feast".
+func (v Visibility) String() string {
+	if v == VisibleAtEventTime {
+		return "feast"
+	}
+	return "available"
+}
+
+// ParseVisibility reads "available" (or "") and "feast".
+func ParseVisibility(s string) (Visibility, error) {
+	switch s {
+	case "", "available":
+		return VisibleWhenAvailable, nil
+	case "feast":
+		return VisibleAtEventTime, nil
+	}
+	return 0, fmt.Errorf("%w: visibility %q: want available (event_timestamp + lateness <= T) or feast (event_timestamp <= T)", ErrInput, s)
+}
+
+// Known-at times of a history chunk for Accumulator.AddKnown, besides a
+// publication time in microseconds.
+const (
+	// KnownAtCreated: each row is known at its own created_timestamp; a
+	// null or missing one is never known.
+	KnownAtCreated int64 = math.MinInt64
+	// NeverKnown: the chunk's version was never published.
+	NeverKnown int64 = math.MaxInt64
+)
 
 // NewAsOfJoin prepares the join for entity rows (keys, times), restricted to
 // the rows listed in only when only is not nil (the others get nulls). times
 // are microseconds. feats are the history columns to carry, in order.
 func NewAsOfJoin(keys *Column, times []int64, only []int32, feats []Feature, opt JoinOptions) *AsOfJoin {
 	j := &AsOfJoin{keyType: keys.Type, ttl: opt.TTL.Microseconds(), asKnownAt: opt.AsKnownAt, features: feats}
+	if opt.Visibility == VisibleWhenAvailable {
+		j.delay = max(opt.Lateness.Microseconds(), 0)
+	}
 	n := len(times)
 	if only == nil {
 		only = make([]int32, n)
@@ -167,7 +224,14 @@ func (j *AsOfJoin) NewAccumulator() *Accumulator {
 // features. rank orders chunks for exact ties on both timestamps (the
 // higher rank wins; within one chunk the first row does): give each file
 // its index in a sorted file list so that results are reproducible.
-func (a *Accumulator) Add(h *Frame, rank int64) {
+// Under AsKnownAt each row is known at its created_timestamp (see AddKnown).
+func (a *Accumulator) Add(h *Frame, rank int64) { a.AddKnown(h, rank, KnownAtCreated) }
+
+// AddKnown is Add for a chunk whose rows became known at knownAt
+// (microseconds: the publication time of their version), or NeverKnown, or
+// KnownAtCreated. knownAt matters only under AsKnownAt, where a row is
+// visible at T only if also known by T.
+func (a *Accumulator) AddKnown(h *Frame, rank, knownAt int64) {
 	j := a.j
 	last := int32(-1) // id of the previous row's key, for sorted input
 	for r := range h.Time {
@@ -189,9 +253,19 @@ func (a *Accumulator) Add(h *Frame, rank int64) {
 		if h.Created != nil {
 			created = h.Created[r]
 		}
-		visible := ts
-		if j.asKnownAt && created > visible {
-			visible = created
+		visible := ts + j.delay
+		if j.asKnownAt {
+			known := knownAt
+			if known == KnownAtCreated {
+				known = created
+				if known == math.MinInt64 { // null or missing: never known
+					known = NeverKnown
+				}
+			}
+			if known == NeverKnown {
+				continue
+			}
+			visible = max(visible, known)
 		}
 		lo, hi := j.bucketStart[id], j.bucketStart[id+1]
 		// First bucket whose time is >= visible.

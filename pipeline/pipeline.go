@@ -18,9 +18,10 @@ type SourceReader interface {
 	Read(ctx context.Context, src *features.Source, from, to time.Time) (*features.Frame, error)
 }
 
-// OfflineWriter writes a window's rows, replacing an earlier write of it.
+// OfflineWriter writes a window's rows as the version created at created:
+// earlier versions stay; a rewrite of the same version replaces it.
 type OfflineWriter interface {
-	WriteWindow(ctx context.Context, view string, end time.Time, shard int, f *features.Frame, fingerprint string) (parquet.Partition, error)
+	WriteWindow(ctx context.Context, view string, end, created time.Time, shard int, f *features.Frame, fingerprint string) (parquet.Partition, error)
 }
 
 // ComputeWindow reads the input range of view's window ending at end and
@@ -76,5 +77,5 @@ func MaterializeOffline(ctx context.Context, reg *features.Registry, src SourceR
 	if err != nil {
 		return parquet.Partition{}, err
 	}
-	return off.WriteWindow(ctx, view, end, -1, fr, reg.Fingerprint(view))
+	return off.WriteWindow(ctx, view, end, created, -1, fr, reg.Fingerprint(view))
 }

@@ -65,7 +65,7 @@ func makeBenchData(b *testing.B, keys, days, ents int) benchData {
 			_ = last.Append(features.StringValue(fmt.Sprintf("s%d", rng.IntN(50))))
 		}
 		f.Columns = []*features.Column{cnt, avg, last}
-		if _, err := s.WriteWindow(context.Background(), "v", end, -1, f, ""); err != nil {
+		if _, err := s.WriteWindow(context.Background(), "v", end, end, -1, f, ""); err != nil {
 			b.Fatal(err)
 		}
 	}

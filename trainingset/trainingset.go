@@ -31,15 +31,31 @@ type History interface {
 	ViewFiles(ctx context.Context, view string, from, to time.Time) ([]string, error)
 }
 
-var _ History = (*parquet.Store)(nil)
+// Publications tells from when each history file's rows are known (see
+// parquet.Store.KnownAt): what the as-known-at rule needs. *parquet.Store is
+// one; a History without it has every row known at its created_timestamp.
+type Publications interface {
+	KnownAt(ctx context.Context, files []string) ([]int64, error)
+}
+
+var (
+	_ History      = (*parquet.Store)(nil)
+	_ Publications = (*parquet.Store)(nil)
+)
 
 // Options of a build. Zero values mean the documented defaults.
 type Options struct {
 	Entities string                // entity table, a Parquet or CSV (".csv", see ReadCSV) file; required
 	Features []features.FeatureRef // resolved references; required
 	Out      string                // output Parquet file; required
-	// AsKnownAt also requires created_timestamp <= T, so values computed
-	// after T (backfills, corrections) never reach a row at T.
+	// Visibility is when a history row becomes visible at T: by default
+	// when available, event_timestamp + the view's lateness <= T;
+	// features.VisibleAtEventTime gives Feast's event_timestamp <= T.
+	Visibility features.Visibility
+	// AsKnownAt also requires the row's version to have been published by T
+	// (rows of other tools' files: created_timestamp <= T; null: never), so
+	// a row at T holds what serving returned at T, and values computed after
+	// T (backfills, corrections) never reach it.
 	AsKnownAt bool
 	// MemoryBudget bounds the join state; above it, entity rows are split by
 	// key hash into partitions. Default 1 GiB.
@@ -179,7 +195,8 @@ func Build(ctx context.Context, reg *features.Registry, hist History, opt Option
 			if only != nil && len(only) == 0 {
 				continue // no entity row hashed here (nil would mean all rows)
 			}
-			j := features.NewAsOfJoin(key, times, only, r.feats, features.JoinOptions{TTL: r.view.TTL, AsKnownAt: opt.AsKnownAt})
+			j := features.NewAsOfJoin(key, times, only, r.feats, features.JoinOptions{
+				TTL: r.view.TTL, Lateness: r.view.Lateness, Visibility: opt.Visibility, AsKnownAt: opt.AsKnownAt})
 			if j.Buckets() == 0 {
 				continue
 			}
@@ -191,7 +208,13 @@ func Build(ctx context.Context, reg *features.Registry, hist History, opt Option
 			if err != nil {
 				return st, fmt.Errorf("view %s: %w", r.view.Name, err)
 			}
-			rows, err := scanHistory(ctx, j, files, r.ent, r.feats, opt.Workers, dst)
+			var known []int64
+			if pub, ok := hist.(Publications); ok && opt.AsKnownAt {
+				if known, err = pub.KnownAt(ctx, files); err != nil {
+					return st, fmt.Errorf("view %s: %w", r.view.Name, err)
+				}
+			}
+			rows, err := scanHistory(ctx, j, files, known, r.ent, r.feats, opt.Workers, dst)
 			if err != nil {
 				return st, fmt.Errorf("view %s: %w", r.view.Name, err)
 			}
@@ -332,15 +355,17 @@ func splitByHash(key *features.Column, n int) [][]int32 {
 }
 
 // scanHistory streams the files through one accumulator per worker and fills
-// dst with the join's answers.
-func scanHistory(ctx context.Context, j *features.AsOfJoin, files []string, ent *features.Entity, feats []features.Feature, workers int, dst []*features.Column) (int64, error) {
+// dst with the join's answers. known[i] is when files[i] became known (nil:
+// every row at its created_timestamp).
+func scanHistory(ctx context.Context, j *features.AsOfJoin, files []string, known []int64, ent *features.Entity, feats []features.Feature, workers int, dst []*features.Column) (int64, error) {
 	spec := parquet.HistorySpec(ent, feats)
 	spec.MissingAsNull = true
 	workers = max(1, min(workers, len(files)))
 	accs := make([]*features.Accumulator, workers)
 	type job struct {
-		path string
-		rank int64
+		path  string
+		rank  int64
+		known int64
 	}
 	next := make(chan job)
 	errs := make(chan error, workers)
@@ -362,7 +387,7 @@ func scanHistory(ctx context.Context, j *features.AsOfJoin, files []string, ent 
 				}
 				err = f.ReadFrames(spec, func(fr *features.Frame) error {
 					rows.Add(int64(fr.Len()))
-					acc.Add(fr, jb.rank)
+					acc.AddKnown(fr, jb.rank, jb.known)
 					return ctx.Err()
 				})
 				f.Close()
@@ -379,7 +404,7 @@ func scanHistory(ctx context.Context, j *features.AsOfJoin, files []string, ent 
 feed:
 	for i, path := range slices.Backward(files) {
 		select {
-		case next <- job{path, int64(i)}:
+		case next <- job{path, int64(i), knownAt(known, i)}:
 		case <-ctx.Done():
 			break feed
 		}
@@ -395,4 +420,11 @@ feed:
 	}
 	j.Fill(dst, accs...)
 	return rows.Load(), nil
+}
+
+func knownAt(known []int64, i int) int64 {
+	if known == nil {
+		return features.KnownAtCreated
+	}
+	return known[i]
 }

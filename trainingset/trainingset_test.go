@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func registry(t testing.TB) *features.Registry {
 		&features.Source{Name: "ev", Path: "ev", TimestampField: "ts", Fields: []features.Field{
 			{Name: "user_id", Type: features.Int64}, {Name: "shop", Type: features.String},
 			{Name: "x", Type: features.Float64}, {Name: "s", Type: features.String}}},
-		&features.View{Name: "daily", Entity: "user", Source: "ev", Cadence: features.Daily, TTL: 72 * time.Hour, Owner: "o", Description: "d",
+		&features.View{Name: "daily", Entity: "user", Source: "ev", Cadence: features.Daily, TTL: 72 * time.Hour, Lateness: lateness, Owner: "o", Description: "d",
 			Aggregations: []features.Aggregation{
 				{Name: "cnt", Kind: features.Count, Window: 24 * time.Hour},
 				{Name: "avg", Kind: features.Mean, Column: "x", Window: 24 * time.Hour},
@@ -43,9 +44,13 @@ func registry(t testing.TB) *features.Registry {
 	return r
 }
 
+// lateness of the daily view: its rows are available from E + 2h.
+const lateness = 2 * time.Hour
+
 type histRow struct {
 	user    int64
 	ts, cr  int64
+	known   int64 // publication time of the row's version; features.NeverKnown
 	cnt     int64
 	avg     *float64
 	last    string
@@ -53,8 +58,10 @@ type histRow struct {
 }
 
 // writeHistory writes random daily history for users 0..nu-1 over days
-// windows, including rewrites of windows with later created_timestamps (as a
-// correcting backfill would) and returns every row stored.
+// windows, including re-runs of windows with later created_timestamps (as a
+// correcting backfill would: a second version, the first one stays), most
+// versions published at a random time after their run, some never, and
+// returns every row stored.
 func writeHistory(t *testing.T, s *parquet.Store, rng *rand.Rand, nu, days int) []histRow {
 	t.Helper()
 	ctx := context.Background()
@@ -94,12 +101,32 @@ func writeHistory(t *testing.T, s *parquet.Store, rng *rand.Rand, nu, days int) 
 			}
 		}
 		f.Columns = []*features.Column{cnt, avg, last}
-		// Some windows are written twice, the second time as a correction
-		// computed later with other values: it replaces the first.
-		if rng.IntN(2) == 0 {
-			if _, err := s.WriteWindow(ctx, "daily", end, -1, f, "fp"); err != nil {
+		// A version: the run created at created writes its file, then is
+		// published (or, one in six, never: its push failed).
+		version := func(created time.Time) {
+			p, err := s.WriteWindow(ctx, "daily", end, created, -1, f, "fp")
+			if err != nil {
 				t.Fatal(err)
 			}
+			known := features.NeverKnown
+			if rng.IntN(6) > 0 {
+				pub := created.Add(time.Duration(rng.Int64N(int64(3 * time.Hour))))
+				if err := s.MarkPublished(ctx, parquet.Publication{View: "daily", WindowEnd: end, Created: created, Published: pub,
+					Partitions: []parquet.Partition{p}}); err != nil {
+					t.Fatal(err)
+				}
+				known = features.Micros(pub)
+			}
+			for i := range rows {
+				rows[i].known = known
+			}
+			all = append(all, rows...)
+		}
+		// Some windows are run twice, the second time as a correction
+		// computed later with other values: both versions stay.
+		if rng.IntN(2) == 0 {
+			version(end.Add(lateness + 10*time.Minute))
+			rows = slices.Clone(rows)
 			for i := range rows {
 				rows[i].cr += int64(time.Hour / time.Microsecond)
 				rows[i].cnt += 100
@@ -107,20 +134,21 @@ func writeHistory(t *testing.T, s *parquet.Store, rng *rand.Rand, nu, days int) 
 				cnt.Ints[i] = rows[i].cnt
 			}
 		}
-		if _, err := s.WriteWindow(ctx, "daily", end, -1, f, "fp"); err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, rows...)
+		version(end.Add(lateness + 70*time.Minute))
 	}
 	return all
 }
 
 // expected applies DESIGN.md's contract by brute force.
-func expected(hist []histRow, user int64, T int64, ttl time.Duration, asKnownAt bool) *histRow {
+func expected(hist []histRow, user int64, T int64, ttl time.Duration, vis features.Visibility, asKnownAt bool) *histRow {
 	var best *histRow
+	delay := lateness.Microseconds()
+	if vis == features.VisibleAtEventTime {
+		delay = 0
+	}
 	for i := range hist {
 		h := &hist[i]
-		if h.user != user || h.ts > T || (ttl > 0 && h.ts < T-ttl.Microseconds()) || (asKnownAt && h.cr > T) {
+		if h.user != user || h.ts+delay > T || (ttl > 0 && h.ts < T-ttl.Microseconds()) || (asKnownAt && h.known > T) {
 			continue
 		}
 		if best == nil || h.ts > best.ts || (h.ts == best.ts && h.cr > best.cr) {
@@ -194,11 +222,19 @@ func TestBuildMatchesBruteForce(t *testing.T) {
 		// Times on window ends (ties), at TTL edges, between, and before
 		// any history; keys including unknown ones; duplicates.
 		var T int64
-		switch rng.IntN(4) {
+		switch rng.IntN(7) {
 		case 0:
 			T = features.Micros(day0.Add(time.Duration(rng.IntN(days+2)) * 24 * time.Hour))
 		case 1:
 			T = features.Micros(day0.Add(time.Duration(rng.IntN(days+2))*24*time.Hour + 72*time.Hour))
+		case 2: // at the lateness edge, and 1µs before it
+			T = features.Micros(day0.Add(time.Duration(rng.IntN(days+2))*24*time.Hour+lateness)) - rng.Int64N(2)
+		case 3: // at a publication, and 1µs before it
+			if h := hist[rng.IntN(len(hist))]; h.known != features.NeverKnown {
+				T = h.known - rng.Int64N(2)
+			} else {
+				T = h.ts + lateness.Microseconds()
+			}
 		default:
 			T = features.Micros(day0) + rng.Int64N(int64(days+5)*24*3600e6/1000)*1000 // millisecond precision
 		}
@@ -214,22 +250,32 @@ func TestBuildMatchesBruteForce(t *testing.T) {
 		name      string
 		unit      goparquet.TimeUnit
 		adjusted  bool
+		vis       features.Visibility
 		asKnownAt bool
 		budget    int64
 		workers   int
 	}{
-		{"micros utc, one partition", goparquet.Microsecond, true, false, 0, 0},
-		{"millis local-time file", goparquet.Millisecond, false, false, 0, 1},
-		{"nanos file", goparquet.Nanosecond, true, false, 0, 3},
-		{"as-known-at", goparquet.Microsecond, true, true, 0, 2},
-		{"spilled into partitions by a tiny memory budget", goparquet.Microsecond, true, false, 20 << 10, 2},
+		{"micros utc, one partition", goparquet.Microsecond, true, features.VisibleWhenAvailable, false, 0, 0},
+		{"millis local-time file", goparquet.Millisecond, false, features.VisibleWhenAvailable, false, 0, 1},
+		{"nanos file", goparquet.Nanosecond, true, features.VisibleWhenAvailable, false, 0, 3},
+		{"feast visibility", goparquet.Microsecond, true, features.VisibleAtEventTime, false, 0, 2},
+		{"as-known-at", goparquet.Microsecond, true, features.VisibleWhenAvailable, true, 0, 2},
+		{"as-known-at, feast visibility", goparquet.Microsecond, true, features.VisibleAtEventTime, true, 0, 1},
+		{"spilled into partitions by a tiny memory budget", goparquet.Microsecond, true, features.VisibleWhenAvailable, false, 20 << 10, 2},
+		{"as-known-at, spilled", goparquet.Microsecond, true, features.VisibleWhenAvailable, true, 20 << 10, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			ents := slices.Clone(ents)
+			if tc.unit == goparquet.Millisecond { // the file keeps milliseconds
+				for i := range ents {
+					ents[i].T -= ents[i].T % 1000
+				}
+			}
 			in := filepath.Join(t.TempDir(), "entities.parquet")
 			writeEntities(t, in, ents, tc.unit, tc.adjusted, 700)
 			out := filepath.Join(t.TempDir(), "out.parquet")
 			st, err := trainingset.Build(context.Background(), reg, s, trainingset.Options{
-				Entities: in, Features: refs, Out: out, AsKnownAt: tc.asKnownAt, MemoryBudget: tc.budget, Workers: tc.workers})
+				Entities: in, Features: refs, Out: out, Visibility: tc.vis, AsKnownAt: tc.asKnownAt, MemoryBudget: tc.budget, Workers: tc.workers})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -257,7 +303,7 @@ func TestBuildMatchesBruteForce(t *testing.T) {
 				if r.note != (i%2 == 0) {
 					t.Fatalf("row %d: nullable pass-through column changed", i)
 				}
-				want := expected(hist, e.user, e.T, 72*time.Hour, tc.asKnownAt)
+				want := expected(hist, e.user, e.T, 72*time.Hour, tc.vis, tc.asKnownAt)
 				if want == nil {
 					if !r.cnt.IsNull() || !r.avg.IsNull() || !r.last.IsNull() {
 						t.Fatalf("row %d (user %d at %s): got values %s %s %s, want nulls", i, e.user, features.FromMicros(e.T), r.cnt, r.avg, r.last)

@@ -37,6 +37,11 @@ type MaterializeResult struct {
 	Events     int64
 	Rows       int64
 	Online     activities.OnlineStats
+	// Created is the run's created_timestamp: its version of the window.
+	Created time.Time `json:",omitzero"`
+	// Published is when the version was marked published: a workflow time
+	// taken after every push returned. Zero when the run never published.
+	Published time.Time `json:",omitzero"`
 }
 
 // InputFor builds the input of a view's window from its definition.
@@ -67,7 +72,11 @@ var computeOptions = workflow.ActivityOptions{
 // Allowed lateness delays the computation: the workflow starts at the
 // window end (so its id is the window end) and waits on a durable timer
 // until window end + lateness before reading the source. Windows are not
-// re-materialized later on their own; re-running one replaces it.
+// re-materialized later on their own; re-running one adds a version (its own
+// created_timestamp) and keeps the earlier ones.
+//
+// Once every push has succeeded, the run marks its version published at
+// workflow.Now: as-known-at training sets see the version from then on.
 func MaterializeWorkflow(ctx workflow.Context, in MaterializeInput) (MaterializeResult, error) {
 	info := workflow.GetInfo(ctx)
 	if in.View == "" || in.Cadence <= 0 {
@@ -109,7 +118,7 @@ func MaterializeWorkflow(ctx workflow.Context, in MaterializeInput) (Materialize
 	}
 	// One created_timestamp for every attempt and shard of this run.
 	created := workflow.Now(ctx).UTC().Truncate(time.Microsecond)
-	res := MaterializeResult{View: in.View, WindowEnd: end}
+	res := MaterializeResult{View: in.View, WindowEnd: end, Created: created}
 	actx := workflow.WithActivityOptions(ctx, in.Timeouts.activityOptions())
 
 	shards := max(in.Shards, 1)
@@ -135,7 +144,7 @@ func MaterializeWorkflow(ctx workflow.Context, in MaterializeInput) (Materialize
 		res.Rows += out.Partition.Rows
 	}
 	if shards > 1 {
-		commit := activities.ComputeInput{View: in.View, WindowEnd: end, Shards: shards, Shard: -1}
+		commit := activities.ComputeInput{View: in.View, WindowEnd: end, Created: created, Shards: shards, Shard: -1}
 		if err := workflow.ExecuteActivity(actx, a.CommitShards, commit).Get(ctx, nil); err != nil {
 			return res, fmt.Errorf("commit shards: %w", err)
 		}
@@ -151,5 +160,28 @@ func MaterializeWorkflow(ctx workflow.Context, in MaterializeInput) (Materialize
 		}
 		res.Online.Add(st)
 	}
+	// Histories recorded before publication existed end here.
+	if workflow.GetVersion(ctx, publishChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return res, nil
+	}
+	published := ceilMicro(workflow.Now(ctx))
+	pub := activities.PublishInput{View: in.View, WindowEnd: end, Created: created, Published: published, Partitions: res.Partitions}
+	if err := workflow.ExecuteActivity(actx, a.MarkPublished, pub).Get(ctx, nil); err != nil {
+		return res, fmt.Errorf("mark published: %w", err)
+	}
+	res.Published = published
 	return res, nil
+}
+
+// publishChange is the workflow.GetVersion change id of the publication step.
+const publishChange = "mark-published"
+
+// ceilMicro rounds t up to the microsecond: a publication time is never
+// before the moment it stands for.
+func ceilMicro(t time.Time) time.Time {
+	t = t.UTC()
+	if c := t.Truncate(time.Microsecond); !c.Equal(t) {
+		return c.Add(time.Microsecond)
+	}
+	return t
 }

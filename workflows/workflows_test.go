@@ -41,6 +41,10 @@ type recorder struct {
 	computes []activities.ComputeInput
 	pushes   []activities.PushInput
 	commits  []activities.ComputeInput
+	// publishes, with the workflow clock when each push and publish ran.
+	publishes []activities.PublishInput
+	pushDelay time.Duration // workflow time each push takes
+	pushErr   error         // every push fails with it
 }
 
 func (r *recorder) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
@@ -53,11 +57,20 @@ func (r *recorder) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
 		r.computes = append(r.computes, in)
 		return activities.ComputeOutput{Partition: parquet.Partition{Path: parquet.WindowFile(in.View, in.WindowEnd, in.Shard), Rows: 10}, Events: 100}, nil
 	})
-	env.OnActivity(a.PushOnline, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.PushInput) (activities.OnlineStats, error) {
+	env.OnActivity(a.PushOnline, mock.Anything, mock.Anything).After(r.pushDelay).Return(func(_ context.Context, in activities.PushInput) (activities.OnlineStats, error) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.pushes = append(r.pushes, in)
+		if r.pushErr != nil {
+			return activities.OnlineStats{}, r.pushErr
+		}
 		return activities.OnlineStats{Rows: int(in.Partition.Rows), Written: int(in.Partition.Rows)}, nil
+	})
+	env.OnActivity(a.MarkPublished, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.PublishInput) error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.publishes = append(r.publishes, in)
+		return nil
 	})
 	env.OnActivity(a.CommitShards, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ComputeInput) error {
 		r.mu.Lock()
@@ -201,6 +214,7 @@ func TestMaterializeTransientFailureIsRetried(t *testing.T) {
 		return activities.ComputeOutput{Partition: parquet.Partition{Path: "p", Rows: 1}}, nil
 	})
 	env.OnActivity(a.PushOnline, mock.Anything, mock.Anything).Return(activities.OnlineStats{Rows: 1, Written: 1}, nil)
+	env.OnActivity(a.MarkPublished, mock.Anything, mock.Anything).Return(nil)
 	env.ExecuteWorkflow(workflows.MaterializeWorkflow, workflows.MaterializeInput{View: "v", WindowEnd: e0, Cadence: day})
 	if err := env.GetWorkflowError(); err != nil || calls != 3 {
 		t.Fatalf("err %v after %d calls", err, calls)

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,8 +65,10 @@ type Partition struct {
 // WindowStamp formats a window end as it appears in file names.
 func WindowStamp(end time.Time) string { return end.UTC().Format("20060102T150405Z") }
 
-// WindowFile is the path, relative to the root, of a window's file; shard < 0
-// means the window is not sharded.
+// WindowFile is the path, relative to the root, of a window's file in the
+// old, unversioned form (part-<E>[-<shard>].parquet); shard < 0 means the
+// window is not sharded. Readers still accept such files; WriteWindow writes
+// VersionFile names.
 func WindowFile(view string, end time.Time, shard int) string {
 	name := "part-" + WindowStamp(end)
 	if shard >= 0 {
@@ -73,14 +77,21 @@ func WindowFile(view string, end time.Time, shard int) string {
 	return filepath.Join(view, "date="+end.UTC().Format(time.DateOnly), name+".parquet")
 }
 
-// WriteWindow writes the rows of view's window ending at end, replacing the
-// window's previous file. shard < 0 writes the whole window and removes any
-// shard files an earlier, sharded run left; shard >= 0 writes one shard (see
-// RemoveStaleShards). The file is written under a temporary name, synced and
-// renamed, so readers see the old file or the new one, never a part.
-func (s *Store) WriteWindow(ctx context.Context, view string, end time.Time, shard int, f *features.Frame, fingerprint string) (Partition, error) {
+// WriteWindow writes the rows of view's window ending at end as the version
+// created at created (the run's created_timestamp): its own file, named by
+// VersionFile, so earlier versions of the window stay. A retry of the same
+// run (same created) replaces only this version's file. shard < 0 writes the
+// whole window and removes any shard files of this same version; shard >= 0
+// writes one shard (see RemoveStaleShards). The file is written under a
+// temporary name, synced and renamed, so readers see the old file or the new
+// one, never a part.
+func (s *Store) WriteWindow(ctx context.Context, view string, end, created time.Time, shard int, f *features.Frame, fingerprint string) (Partition, error) {
 	if err := ctx.Err(); err != nil {
 		return Partition{}, err
+	}
+	if created.IsZero() {
+		return Partition{}, fmt.Errorf("offline store: write %s window %s: no created time (every run is a version named by it)",
+			view, end.UTC().Format(time.RFC3339))
 	}
 	for i, t := range f.Time {
 		if t != features.Micros(end) {
@@ -88,7 +99,7 @@ func (s *Store) WriteWindow(ctx context.Context, view string, end time.Time, sha
 				i, view, features.FromMicros(t).Format(time.RFC3339Nano), end.UTC().Format(time.RFC3339))
 		}
 	}
-	rel := WindowFile(view, end, shard)
+	rel := VersionFile(view, end, created, shard)
 	meta := map[string]string{FingerprintKey: fingerprint}
 	if err := writeAtomic(filepath.Join(s.root, rel), func(w *os.File) error {
 		return WriteFrame(w, f, EventTimestamp, meta)
@@ -96,42 +107,49 @@ func (s *Store) WriteWindow(ctx context.Context, view string, end time.Time, sha
 		return Partition{}, fmt.Errorf("offline store: write %s: %w", rel, err)
 	}
 	if shard < 0 {
-		if err := s.RemoveStaleShards(ctx, view, end, 0); err != nil {
+		if err := s.RemoveStaleShards(ctx, view, end, created, 0); err != nil {
 			return Partition{}, err
 		}
 	}
 	return Partition{Path: rel, Rows: int64(f.Len())}, nil
 }
 
-// RemoveStaleShards deletes the shard files of a window numbered >= shards
-// (all of them for 0), so a window re-run with fewer shards holds no rows
-// twice.
-func (s *Store) RemoveStaleShards(ctx context.Context, view string, end time.Time, shards int) error {
+// RemoveStaleShards deletes the shard files of one version of a window
+// (created) numbered >= shards (all of them for 0), so a retry of a run with
+// fewer shards holds no rows twice. Files of other versions, and files in
+// the old unversioned form, are never touched.
+func (s *Store) RemoveStaleShards(ctx context.Context, view string, end, created time.Time, shards int) error {
+	if created.IsZero() {
+		return nil // no version named: nothing of ours to remove
+	}
 	dir := filepath.Join(s.root, filepath.Dir(WindowFile(view, end, -1)))
-	prefix := "part-" + WindowStamp(end) + "-"
 	ents, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("offline store: %w", err)
 	}
 	for _, e := range ents {
-		name := e.Name()
-		if !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, ".parquet") {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, ok := ParseFileName(e.Name())
+		if !ok || !n.WindowEnd.Equal(end) || !n.Versioned() || !n.Created.Equal(created.UTC().Truncate(time.Microsecond)) ||
+			n.Shard < 0 || n.Shard < shards {
 			continue
 		}
-		var n int
-		if _, err := fmt.Sscanf(strings.TrimSuffix(strings.TrimPrefix(name, prefix), ".parquet"), "%d", &n); err != nil || n < shards {
-			continue
-		}
-		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
 			return fmt.Errorf("offline store: remove stale shard: %w", err)
 		}
 	}
 	return nil
 }
 
-// RemoveWindowFile deletes the unsharded file of a window, if any.
-func (s *Store) RemoveWindowFile(ctx context.Context, view string, end time.Time) error {
-	err := os.Remove(filepath.Join(s.root, WindowFile(view, end, -1)))
+// RemoveWindowFile deletes the unsharded file of one version of a window
+// (created), if any; other versions are never touched.
+func (s *Store) RemoveWindowFile(ctx context.Context, view string, end, created time.Time) error {
+	if created.IsZero() {
+		return nil
+	}
+	err := os.Remove(filepath.Join(s.root, VersionFile(view, end, created, -1)))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("offline store: %w", err)
 	}
@@ -144,7 +162,7 @@ func writeAtomic(path string, write func(*os.File) error) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := createTemp(dir, "."+filepath.Base(path)+".tmp-")
 	if err != nil {
 		return err
 	}
@@ -174,6 +192,22 @@ func writeAtomic(path string, write func(*os.File) error) error {
 		d.Close()
 	}
 	return nil
+}
+
+// createTemp creates a new file dir/prefix<random> for writing. Unlike
+// os.CreateTemp (always 0600) it asks for 0644, which the process umask then
+// narrows: offline files, training sets and sources are shared data, readable
+// by whoever the umask lets read them, like any file a tool writes.
+func createTemp(dir, prefix string) (*os.File, error) {
+	for range 100 {
+		name := filepath.Join(dir, prefix+strconv.FormatUint(rand.Uint64(), 36))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, err
+	}
+	return nil, fmt.Errorf("create a temporary file in %s: too many name collisions", dir)
 }
 
 // staleTemp is the age past which a temp file of ours cannot belong to a

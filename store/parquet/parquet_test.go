@@ -15,7 +15,11 @@ import (
 	"github.com/skewfree/skewfree/store/parquet"
 )
 
-var end = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+var (
+	end = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	// created is sampleFrame's created_timestamp: the run's version.
+	created = end.Add(time.Minute)
+)
 
 func sampleFrame(n int, at time.Time) *features.Frame {
 	f := &features.Frame{Key: features.NewColumn("user_id", features.String, n)}
@@ -60,11 +64,11 @@ func TestWriteWindowRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := sampleFrame(300, end)
-	p, err := s.WriteWindow(ctx, "v", end, -1, in, "fp123")
+	p, err := s.WriteWindow(ctx, "v", end, created, -1, in, "fp123")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "v/date=2026-11-20/part-20261120T000000Z.parquet"; p.Path != want || p.Rows != 300 {
+	if want := "v/date=2026-11-20/part-20261120T000000Z-v20261120T000100.000000Z.parquet"; p.Path != want || p.Rows != 300 {
 		t.Fatalf("partition %+v, want %s with 300 rows", p, want)
 	}
 	path := filepath.Join(s.Root(), p.Path)
@@ -83,7 +87,7 @@ func TestWriteWindowRoundTrip(t *testing.T) {
 	assertFramesEqual(t, in, out)
 
 	// Rewriting the window replaces it: same rows, no duplicates, no temp files.
-	if _, err := s.WriteWindow(ctx, "v", end, -1, in, "fp123"); err != nil {
+	if _, err := s.WriteWindow(ctx, "v", end, created, -1, in, "fp123"); err != nil {
 		t.Fatal(err)
 	}
 	files, err := s.ViewFiles(ctx, "v", time.Time{}, time.Time{})
@@ -116,13 +120,13 @@ func assertFramesEqual(t *testing.T, a, b *features.Frame) {
 func TestRewriteRemovesStaleTempFiles(t *testing.T) {
 	ctx := context.Background()
 	s, _ := parquet.Open(t.TempDir())
-	p, err := s.WriteWindow(ctx, "v", end, -1, sampleFrame(2, end), "")
+	p, err := s.WriteWindow(ctx, "v", end, created, -1, sampleFrame(2, end), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Dir(filepath.Join(s.Root(), p.Path))
-	old := filepath.Join(dir, ".part-20261120T000000Z.parquet.tmp-111")
-	fresh := filepath.Join(dir, ".part-20261120T000000Z.parquet.tmp-222")
+	old := filepath.Join(dir, ".part-20261120T000000Z-v20261120T000100.000000Z.parquet.tmp-111")
+	fresh := filepath.Join(dir, ".part-20261120T000000Z-v20261120T000100.000000Z.parquet.tmp-222")
 	for _, f := range []string{old, fresh} {
 		if err := os.WriteFile(f, []byte("half a file"), 0o644); err != nil {
 			t.Fatal(err)
@@ -130,7 +134,7 @@ func TestRewriteRemovesStaleTempFiles(t *testing.T) {
 	}
 	past := time.Now().Add(-3 * time.Hour)
 	os.Chtimes(old, past, past)
-	if _, err := s.WriteWindow(ctx, "v", end, -1, sampleFrame(2, end), ""); err != nil {
+	if _, err := s.WriteWindow(ctx, "v", end, created, -1, sampleFrame(2, end), ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(old); err == nil {
@@ -145,7 +149,7 @@ func TestWriteWindowRejectsForeignTimestamps(t *testing.T) {
 	s, _ := parquet.Open(t.TempDir())
 	in := sampleFrame(3, end)
 	in.Time[1] += 1
-	if _, err := s.WriteWindow(context.Background(), "v", end, -1, in, ""); err == nil || !strings.Contains(err.Error(), "want the window end") {
+	if _, err := s.WriteWindow(context.Background(), "v", end, created, -1, in, ""); err == nil || !strings.Contains(err.Error(), "want the window end") {
 		t.Fatalf("err = %v", err)
 	}
 	if files, _ := s.ViewFiles(context.Background(), "v", time.Time{}, time.Time{}); len(files) != 0 {
@@ -156,12 +160,12 @@ func TestWriteWindowRejectsForeignTimestamps(t *testing.T) {
 func TestFailedWriteKeepsPreviousFile(t *testing.T) {
 	ctx := context.Background()
 	s, _ := parquet.Open(t.TempDir())
-	if _, err := s.WriteWindow(ctx, "v", end, -1, sampleFrame(5, end), ""); err != nil {
+	if _, err := s.WriteWindow(ctx, "v", end, created, -1, sampleFrame(5, end), ""); err != nil {
 		t.Fatal(err)
 	}
 	bad := sampleFrame(5, end)
 	bad.Columns[0].Valid = bad.Columns[0].Valid[:2] // ragged: the writer must refuse
-	if _, err := s.WriteWindow(ctx, "v", end, -1, bad, ""); err == nil {
+	if _, err := s.WriteWindow(ctx, "v", end, created, -1, bad, ""); err == nil {
 		t.Fatal("ragged frame written")
 	}
 	files, _ := s.ViewFiles(ctx, "v", time.Time{}, time.Time{})
@@ -178,23 +182,23 @@ func TestShardsAndStaleShardRemoval(t *testing.T) {
 	ctx := context.Background()
 	s, _ := parquet.Open(t.TempDir())
 	for sh := range 4 {
-		if _, err := s.WriteWindow(ctx, "v", end, sh, sampleFrame(2, end), ""); err != nil {
+		if _, err := s.WriteWindow(ctx, "v", end, created, sh, sampleFrame(2, end), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.RemoveStaleShards(ctx, "v", end, 2); err != nil {
+	if err := s.RemoveStaleShards(ctx, "v", end, created, 2); err != nil {
 		t.Fatal(err)
 	}
 	files, _ := s.ViewFiles(ctx, "v", time.Time{}, time.Time{})
-	if len(files) != 2 || !strings.HasSuffix(files[1], "part-20261120T000000Z-0001.parquet") {
+	if len(files) != 2 || !strings.HasSuffix(files[1], "part-20261120T000000Z-v20261120T000100.000000Z-0001.parquet") {
 		t.Fatalf("after shrinking to 2 shards: %v", files)
 	}
 	// An unsharded rewrite removes every shard.
-	if _, err := s.WriteWindow(ctx, "v", end, -1, sampleFrame(2, end), ""); err != nil {
+	if _, err := s.WriteWindow(ctx, "v", end, created, -1, sampleFrame(2, end), ""); err != nil {
 		t.Fatal(err)
 	}
 	files, _ = s.ViewFiles(ctx, "v", time.Time{}, time.Time{})
-	if len(files) != 1 || !strings.HasSuffix(files[0], "part-20261120T000000Z.parquet") {
+	if len(files) != 1 || !strings.HasSuffix(files[0], "part-20261120T000000Z-v20261120T000100.000000Z.parquet") {
 		t.Fatalf("after unsharded rewrite: %v", files)
 	}
 }
@@ -204,7 +208,7 @@ func TestViewFilesPrunesByDate(t *testing.T) {
 	s, _ := parquet.Open(t.TempDir())
 	for d := range 5 {
 		at := end.Add(time.Duration(d) * 24 * time.Hour)
-		if _, err := s.WriteWindow(ctx, "v", at, -1, sampleFrame(1, at), ""); err != nil {
+		if _, err := s.WriteWindow(ctx, "v", at, at.Add(time.Minute), -1, sampleFrame(1, at), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -220,7 +224,7 @@ func TestViewFilesPrunesByDate(t *testing.T) {
 	for _, f := range files {
 		names = append(names, filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f))
 	}
-	want := "date=2026-11-21/part-20261121T000000Z.parquet,date=2026-11-22/part-20261122T000000Z.parquet,date=2026-11-23/part-20261123T000000Z.parquet,v/export.parquet"
+	want := "date=2026-11-21/part-20261121T000000Z-v20261121T000100.000000Z.parquet,date=2026-11-22/part-20261122T000000Z-v20261122T000100.000000Z.parquet,date=2026-11-23/part-20261123T000000Z-v20261123T000100.000000Z.parquet,v/export.parquet"
 	if got := strings.Join(names, ","); got != want {
 		t.Fatalf("files\n got %s\nwant %s", got, want)
 	}

@@ -2,7 +2,7 @@
 // raw sources and entity tables kept as Parquet. The layout is DESIGN.md's
 // offline contract:
 //
-//	<root>/<view>/date=YYYY-MM-DD/part-<window end>[-<shard>].parquet
+//	<root>/<view>/date=YYYY-MM-DD/part-<window end>-v<created>[-<shard>].parquet
 //
 // with the join key, event_timestamp and created_timestamp (TIMESTAMP(MICROS,
 // UTC)) and one nullable column per feature. Readers take any Parquet file

@@ -126,7 +126,7 @@ func writeHistory(ctx context.Context, d dataset, p params, fingerprint string) 
 		wg.Go(func() {
 			for day := range days {
 				end := windowEnd(day)
-				if _, err := st.WriteWindow(ctx, viewName, end, -1, historyWindow(p, day), fingerprint); err != nil {
+				if _, err := st.WriteWindow(ctx, viewName, end, end, -1, historyWindow(p, day), fingerprint); err != nil {
 					errs <- fmt.Errorf("window %s: %w", end.Format(time.DateOnly), err)
 					return
 				}
