@@ -25,6 +25,9 @@ type MaterializeInput struct {
 	// Shards splits the window by entity-key hash into that many activities,
 	// each writing its own part file; 0 or 1 computes it in one.
 	Shards int
+	// Project qualifies the window's canonical workflow id ("": the default
+	// project), see Project.
+	Project string `json:",omitempty"`
 }
 
 // MaterializeResult is what a window run wrote.
@@ -35,6 +38,10 @@ type MaterializeResult struct {
 	Events     int64
 	Rows       int64
 	Online     activities.OnlineStats
+	// Joined is set when this run did not compute the window itself: the
+	// window's canonical run (this id) was already running, see
+	// runAsCanonical.
+	Joined string `json:",omitempty"`
 }
 
 // InputFor builds the input of a view's window from its definition.
@@ -76,7 +83,7 @@ func MaterializeWorkflow(ctx workflow.Context, in MaterializeInput) (Materialize
 	if end.IsZero() {
 		if t, ok := workflow.GetTypedSearchAttributes(ctx).GetTime(ScheduledStartAttr); ok {
 			end = t
-		} else if t, ok := windowFromID(info.WorkflowExecution.ID, in.View); ok {
+		} else if t, ok := windowFromID(info.WorkflowExecution.ID, Project(in.Project), in.View); ok {
 			end = t
 		} else {
 			return MaterializeResult{}, temporal.NewNonRetryableApplicationError(
@@ -98,6 +105,9 @@ func MaterializeWorkflow(ctx workflow.Context, in MaterializeInput) (Materialize
 	// an upsert of an attribute the namespace lacks would wedge the task.)
 	if err := workflow.UpsertMemo(ctx, map[string]any{"view": in.View, "window_end": end.Format(time.RFC3339)}); err != nil {
 		return MaterializeResult{}, err
+	}
+	if res, ok, err := runAsCanonical(ctx, in, end); ok {
+		return res, err
 	}
 
 	if wait := end.Add(in.Lateness).Sub(workflow.Now(ctx)); wait > 0 {
