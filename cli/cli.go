@@ -67,10 +67,13 @@ func New(reg *features.Registry) *cobra.Command {
 
 Locations come from flags or the environment:
   SKEWFREE_OFFLINE  offline store (file://path), default ` + app.DefaultOffline + `
-  SKEWFREE_SOURCE   raw source data (file://path), default ` + app.DefaultSource,
+  SKEWFREE_SOURCE   raw source data (file://path), default ` + app.DefaultSource + `
+  SKEWFREE_PROJECT  project name (--project), default ` + app.DefaultProject + `: qualifies schedule and
+                    workflow ids, the task queue and the Redis key prefix`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.PersistentFlags().String("project", "", "project name; default SKEWFREE_PROJECT, else "+app.DefaultProject)
 	root.AddCommand(catalogCmd(reg), generateCmd(reg), trainingSetCmd(reg), materializeCmd(reg), applyCmd(reg), backfillCmd(reg), skewCheckCmd(reg))
 	return root
 }

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/skewfree/skewfree/config"
+	"github.com/skewfree/skewfree/features"
 )
 
 // TaskQueue is where the default project's worker listens and everything
@@ -37,6 +38,17 @@ func (p Project) ScheduleID(view string) string {
 // the project.
 func (p Project) MaterializeID(view string, windowEnd time.Time) string {
 	return config.Qualify(string(p), MaterializeID(view, windowEnd))
+}
+
+// InputFor builds the input of a view's window in the project (see
+// package-level InputFor). Inputs carry "" for the default project, so its
+// inputs are those of deployments from before projects.
+func (p Project) InputFor(v *features.View, windowEnd time.Time) MaterializeInput {
+	in := InputFor(v, windowEnd)
+	if config.Qualify(string(p), "") != "" {
+		in.Project = string(p)
+	}
+	return in
 }
 
 // BackfillID is the workflow id of a backfill of (from, to] in the project.
