@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
@@ -17,63 +16,31 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/skewfree/skewfree/activities"
+	"github.com/skewfree/skewfree/config"
 	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/store/parquet"
 	redisstore "github.com/skewfree/skewfree/store/redis"
 	"github.com/skewfree/skewfree/workflows"
 )
 
-// Config locates everything. Mains fill it from flags and the environment
-// (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, SKEWFREE_REDIS_URL, SKEWFREE_OFFLINE,
-// SKEWFREE_SOURCE); a zero field means the default of the local stack.
-type Config struct {
-	TemporalAddress string // default 127.0.0.1:7233
-	Namespace       string // default "default"
-	RedisURL        string // default redis://127.0.0.1:6379; "none" disables the online store
-	Offline         string // default file://.state/offline
-	Source          string // default file://.state/raw
-	// ActivityTimeout and HeartbeatTimeout (SKEWFREE_ACTIVITY_TIMEOUT,
-	// SKEWFREE_HEARTBEAT_TIMEOUT) go into the workflows this configuration
-	// starts; zero: the workflows' defaults (30m, 2m). See Timeouts.
-	ActivityTimeout  time.Duration
-	HeartbeatTimeout time.Duration
-	Logger           *slog.Logger
-}
+// Config locates everything: it is config.Config, the one configuration
+// every main reads (config.FromEnv), here so the mains need one import.
+type Config = config.Config
 
 // Timeouts are the activity timeouts of workflows started with c.
-func (c Config) Timeouts() workflows.Timeouts {
+func Timeouts(c Config) workflows.Timeouts {
 	return workflows.Timeouts{Activity: c.ActivityTimeout, Heartbeat: c.HeartbeatTimeout}
 }
 
-// Defaults of the local stack that `make dev` starts.
+// Defaults of the local stack that `make dev` starts (see package config).
 const (
-	DefaultTemporalAddress = "127.0.0.1:7233"
-	DefaultNamespace       = "default"
-	DefaultRedisURL        = "redis://127.0.0.1:6379"
-	DefaultOffline         = "file://.state/offline"
-	DefaultSource          = "file://.state/raw"
+	DefaultTemporalAddress = config.DefaultTemporalAddress
+	DefaultNamespace       = config.DefaultNamespace
+	DefaultRedisURL        = config.DefaultRedisURL
+	DefaultOffline         = config.DefaultOffline
+	DefaultSource          = config.DefaultSource
+	DefaultProject         = config.DefaultProject
 )
-
-func (c *Config) init() {
-	if c.TemporalAddress == "" {
-		c.TemporalAddress = DefaultTemporalAddress
-	}
-	if c.Namespace == "" {
-		c.Namespace = DefaultNamespace
-	}
-	if c.RedisURL == "" {
-		c.RedisURL = DefaultRedisURL
-	}
-	if c.Offline == "" {
-		c.Offline = DefaultOffline
-	}
-	if c.Source == "" {
-		c.Source = DefaultSource
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-}
 
 // Stores are the opened backends.
 type Stores struct {
@@ -86,7 +53,10 @@ type Stores struct {
 // OpenStores opens the offline store, the sources and (unless RedisURL is
 // "none") the online store, checking that Redis answers.
 func OpenStores(ctx context.Context, reg *features.Registry, cfg Config) (*Stores, error) {
-	cfg.init()
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	off, err := parquet.Open(cfg.Offline)
 	if err != nil {
 		return nil, err
@@ -103,7 +73,7 @@ func OpenStores(ctx context.Context, reg *features.Registry, cfg Config) (*Store
 	if err != nil {
 		return nil, err
 	}
-	online, err := redisstore.New(rc, reg, redisstore.Options{Logger: cfg.Logger})
+	online, err := redisstore.New(rc, reg, redisstore.Options{Prefix: cfg.OnlinePrefix(), Logger: cfg.Logger})
 	if err != nil {
 		rc.Close()
 		return nil, err
@@ -148,11 +118,17 @@ func Register(w worker.Registry, acts *activities.Activities) {
 	w.RegisterActivity(acts)
 }
 
-// NewWorker returns a worker on the task queue with everything registered.
+// NewWorker is NewProjectWorker for the default project.
+func NewWorker(c client.Client, reg *features.Registry, s *Stores, logger *slog.Logger) worker.Worker {
+	return NewProjectWorker(c, reg, s, DefaultProject, logger)
+}
+
+// NewProjectWorker returns a worker on the project's task queue with
+// everything registered, so it runs only that project's workflows.
 // Concurrency is bounded so a large backfill cannot exhaust memory: each
 // window activity holds its source window in memory.
-func NewWorker(c client.Client, reg *features.Registry, s *Stores, logger *slog.Logger) worker.Worker {
-	w := worker.New(c, workflows.TaskQueue, worker.Options{
+func NewProjectWorker(c client.Client, reg *features.Registry, s *Stores, project string, logger *slog.Logger) worker.Worker {
+	w := worker.New(c, workflows.Project(project).TaskQueue(), worker.Options{
 		MaxConcurrentActivityExecutionSize: 4,
 		WorkerStopTimeout:                  30e9,
 	})
@@ -165,7 +141,7 @@ var ErrNoTemporal = errors.New("temporal unreachable")
 
 // Dial connects to Temporal.
 func Dial(ctx context.Context, cfg Config) (client.Client, error) {
-	cfg.init()
+	cfg = cfg.WithDefaults()
 	c, err := client.DialContext(ctx, client.Options{
 		HostPort:  cfg.TemporalAddress,
 		Namespace: cfg.Namespace,
@@ -181,7 +157,7 @@ func Dial(ctx context.Context, cfg Config) (client.Client, error) {
 // until ctx ends; then it stops gracefully, letting running activities finish
 // within the worker's stop timeout.
 func RunWorker(ctx context.Context, reg *features.Registry, cfg Config) error {
-	cfg.init()
+	cfg = cfg.WithDefaults()
 	stores, err := OpenStores(ctx, reg, cfg)
 	if err != nil {
 		return err
@@ -195,11 +171,11 @@ func RunWorker(ctx context.Context, reg *features.Registry, cfg Config) error {
 	if err := EnsureSearchAttributes(ctx, c, cfg.Namespace); err != nil {
 		cfg.Logger.Warn("search attributes not registered; workflows run without them", "error", err)
 	}
-	w := NewWorker(c, reg, stores, cfg.Logger)
+	w := NewProjectWorker(c, reg, stores, cfg.Project, cfg.Logger)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	cfg.Logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.Namespace, "task_queue", workflows.TaskQueue)
+	cfg.Logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.Namespace, "project", cfg.Project, "task_queue", workflows.Project(cfg.Project).TaskQueue())
 	<-ctx.Done()
 	w.Stop()
 	return nil

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -19,6 +18,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/skewfree/skewfree/config"
 	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/workflows"
 )
@@ -42,38 +42,73 @@ func (c Change) String() string {
 // worker (or server) was up.
 const catchupWindow = 7 * 24 * time.Hour
 
-// scheduleFor is the desired schedule of a view: every cadence on the UTC
-// boundary, each run materializing the window ending at its nominal time.
-// Overlaps are allowed because runs of different windows are independent
-// and a backfill from the UI must run every window it names.
-func scheduleFor(v *features.View) (client.ScheduleSpec, *client.ScheduleWorkflowAction, client.ScheduleOptions) {
+// MemoProject is the schedule memo field that marks a schedule as created
+// by `starter apply` for a project (its value). Apply updates and deletes
+// only schedules carrying its own project's mark.
+const MemoProject = "skewfree_project"
+
+// scheduleFor is the desired schedule of a view in a project: every cadence
+// on the UTC boundary, each run materializing the window ending at its
+// nominal time. Overlaps are allowed because runs of different windows are
+// independent and a backfill from the UI must run every window it names.
+func scheduleFor(v *features.View, project string) (client.ScheduleSpec, *client.ScheduleWorkflowAction, client.ScheduleOptions) {
+	proj := workflows.Project(project)
+	in := proj.InputFor(v, time.Time{})
 	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: v.Cadence.Duration()}}}
 	action := &client.ScheduleWorkflowAction{
-		ID:                    workflows.ScheduleID(v.Name),
+		ID:                    proj.ScheduleID(v.Name),
 		Workflow:              "MaterializeWorkflow",
-		Args:                  []any{workflows.InputFor(v, time.Time{})},
-		TaskQueue:             workflows.TaskQueue,
-		Memo:                  map[string]any{"view": v.Name},
+		Args:                  []any{in},
+		TaskQueue:             proj.TaskQueue(),
+		Memo:                  map[string]any{"view": v.Name, "project": projectName(project)},
 		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.ViewAttr.ValueSet(v.Name)),
 	}
 	opts := client.ScheduleOptions{
-		ID:            workflows.ScheduleID(v.Name),
+		ID:            proj.ScheduleID(v.Name),
 		Spec:          spec,
 		Action:        action,
 		Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL,
 		CatchupWindow: catchupWindow,
-		Memo:          map[string]any{"view": v.Name, "owner": v.Owner},
-		Note:          "managed by `starter apply`: " + v.Description,
+		Memo:          map[string]any{"view": v.Name, "owner": v.Owner, MemoProject: projectName(project)},
+		Note:          "managed by `starter apply` (project " + projectName(project) + "): " + v.Description,
 	}
 	return spec, action, opts
 }
 
-// Apply makes the namespace's materialize-* schedules match the registry:
-// creates the missing ones, updates those whose definition changed, deletes
-// those of views that no longer exist.
+// projectName is the project's name, the default for "".
+func projectName(project string) string {
+	if project == "" {
+		return config.DefaultProject
+	}
+	return project
+}
+
+// Apply is ApplyProject for the default project.
 func Apply(ctx context.Context, c client.Client, reg *features.Registry) ([]Change, error) {
+	return ApplyProject(ctx, c, reg, config.DefaultProject)
+}
+
+// ApplyProject makes the project's schedules match the registry: creates
+// the missing ones, updates those whose definition changed, deletes those of
+// views that no longer exist. It touches only schedules it created, which
+// carry the project in their memo (MemoProject): other projects' schedules,
+// and any schedule without the mark, are never updated or deleted.
+//
+// One exception adopts schedules from before the mark (or made by hand): a
+// schedule without a mark whose id is exactly the one a view needs and
+// whose action is ours (MaterializeWorkflow of that view on the project's
+// task queue) is recreated with the mark, keeping its paused state (a memo
+// cannot be updated in place). A schedule holding that id with any other
+// action, or another project's mark, is an error naming it; Apply then
+// changes nothing more.
+func ApplyProject(ctx context.Context, c client.Client, reg *features.Registry, project string) ([]Change, error) {
+	if err := config.ValidateProject(projectName(project)); err != nil {
+		return nil, err
+	}
+	project = projectName(project)
 	sc := c.ScheduleClient()
-	existing := map[string]bool{}
+	// Candidates for deletion: the schedules marked as ours.
+	ours := map[string]bool{}
 	it, err := sc.List(ctx, client.ScheduleListOptions{PageSize: 100})
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", err)
@@ -83,42 +118,54 @@ func Apply(ctx context.Context, c client.Client, reg *features.Registry) ([]Chan
 		if err != nil {
 			return nil, fmt.Errorf("list schedules: %w", err)
 		}
-		if strings.HasPrefix(e.ID, "materialize-") {
-			existing[e.ID] = true
+		if markOf(e.Memo) == project {
+			ours[e.ID] = true
 		}
 	}
 	var changes []Change
 	for _, v := range reg.Views() {
-		spec, action, opts := scheduleFor(v)
+		spec, action, opts := scheduleFor(v, project)
 		id := opts.ID
+		delete(ours, id)
 		h := sc.GetHandle(ctx, id)
 		desc, err := h.Describe(ctx)
 		var notFound *serviceerror.NotFound
 		switch {
 		case errors.As(err, &notFound):
 			// The list comes from visibility, which can lag: Describe decides.
-			existing[id] = false
-		case err != nil:
-			return changes, fmt.Errorf("describe schedule %s: %w", id, err)
-		default:
-			existing[id] = true
-		}
-		if !existing[id] {
-			if _, err := sc.Create(ctx, opts); err != nil {
-				var exists *serviceerror.AlreadyExists
-				if !errors.As(err, &exists) && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-					return changes, fmt.Errorf("create schedule %s: %w", id, err)
-				}
-			} else {
+			created, err := createSchedule(ctx, sc, opts)
+			if err != nil {
+				return changes, err
+			}
+			if created {
 				changes = append(changes, Change{Action: "created", Schedule: id, Detail: fmt.Sprintf("every %s", v.Cadence.Duration())})
 				continue
 			}
-		}
-		delete(existing, id)
-		if desc == nil {
 			if desc, err = h.Describe(ctx); err != nil {
 				return changes, fmt.Errorf("describe schedule %s: %w", id, err)
 			}
+		case err != nil:
+			return changes, fmt.Errorf("describe schedule %s: %w", id, err)
+		}
+		switch owner := markOf(desc.Memo); {
+		case owner == project:
+		case owner != "":
+			return changes, fmt.Errorf("schedule %s belongs to project %q, not %q: left alone", id, owner, project)
+		case !actionIs(desc, v, project):
+			return changes, fmt.Errorf("schedule %s exists but was not created by `starter apply` for project %q and does not materialize view %s on task queue %s: left alone; delete or rename it",
+				id, project, v.Name, workflows.Project(project).TaskQueue())
+		default:
+			if err := h.Delete(ctx); err != nil {
+				return changes, fmt.Errorf("adopt schedule %s: delete the unmarked one: %w", id, err)
+			}
+			if desc.Schedule.State != nil {
+				opts.Paused = desc.Schedule.State.Paused
+			}
+			if _, err := createSchedule(ctx, sc, opts); err != nil {
+				return changes, fmt.Errorf("adopt schedule %s: %w (run apply again to create it)", id, err)
+			}
+			changes = append(changes, Change{Action: "adopted", Schedule: id, Detail: "recreated with the project mark"})
+			continue
 		}
 		if same(desc, spec, action) {
 			changes = append(changes, Change{Action: "unchanged", Schedule: id})
@@ -137,24 +184,84 @@ func Apply(ctx context.Context, c client.Client, reg *features.Registry) ([]Chan
 		}
 		changes = append(changes, Change{Action: "updated", Schedule: id})
 	}
-	stale := make([]string, 0, len(existing))
-	for id, ok := range existing {
-		if ok {
-			stale = append(stale, id)
-		}
+	stale := make([]string, 0, len(ours))
+	for id := range ours {
+		stale = append(stale, id)
 	}
 	slices.Sort(stale)
 	for _, id := range stale {
-		if err := sc.GetHandle(ctx, id).Delete(ctx); err != nil {
-			var notFound *serviceerror.NotFound
+		h := sc.GetHandle(ctx, id)
+		desc, err := h.Describe(ctx)
+		var notFound *serviceerror.NotFound
+		if errors.As(err, &notFound) {
+			continue // already gone; the list lagged
+		}
+		if err != nil {
+			return changes, fmt.Errorf("describe schedule %s: %w", id, err)
+		}
+		if markOf(desc.Memo) != project {
+			continue // the list lagged behind a change of hands
+		}
+		if err := h.Delete(ctx); err != nil {
 			if errors.As(err, &notFound) {
-				continue // already gone; the list lagged
+				continue
 			}
 			return changes, fmt.Errorf("delete schedule %s: %w", id, err)
 		}
 		changes = append(changes, Change{Action: "deleted", Schedule: id, Detail: "no such view"})
 	}
 	return changes, nil
+}
+
+// createSchedule creates a schedule; false when its id already exists.
+func createSchedule(ctx context.Context, sc client.ScheduleClient, opts client.ScheduleOptions) (bool, error) {
+	_, err := sc.Create(ctx, opts)
+	var exists *serviceerror.AlreadyExists
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &exists) || errors.Is(err, temporal.ErrScheduleAlreadyRunning):
+		return false, nil
+	}
+	return false, fmt.Errorf("create schedule %s: %w", opts.ID, err)
+}
+
+// markOf is the project a schedule's memo marks it with, "" for none.
+func markOf(memo *commonpb.Memo) string {
+	p, ok := memo.GetFields()[MemoProject]
+	if !ok {
+		return ""
+	}
+	var s string
+	if err := converter.GetDefaultDataConverter().FromPayload(p, &s); err != nil {
+		return ""
+	}
+	return s
+}
+
+// actionIs reports whether a schedule's action materializes view v of the
+// project: the only unmarked schedules Apply adopts.
+func actionIs(desc *client.ScheduleDescription, v *features.View, project string) bool {
+	in, ok := scheduledInput(desc, workflows.Project(project).TaskQueue())
+	return ok && in.View == v.Name && in.Project == workflows.Project(project).InputFor(v, time.Time{}).Project
+}
+
+// scheduledInput decodes a schedule's MaterializeWorkflow input when its
+// action starts MaterializeWorkflow on queue.
+func scheduledInput(desc *client.ScheduleDescription, queue string) (workflows.MaterializeInput, bool) {
+	var in workflows.MaterializeInput
+	got, ok := desc.Schedule.Action.(*client.ScheduleWorkflowAction)
+	if !ok || got.TaskQueue != queue || len(got.Args) != 1 {
+		return in, false
+	}
+	if wt, _ := got.Workflow.(string); wt != "MaterializeWorkflow" {
+		return in, false
+	}
+	p, ok := got.Args[0].(*commonpb.Payload)
+	if !ok || converter.GetDefaultDataConverter().FromPayload(p, &in) != nil {
+		return in, false
+	}
+	return in, true
 }
 
 // same reports whether a schedule already has the desired spec and action.
@@ -164,23 +271,12 @@ func same(desc *client.ScheduleDescription, spec client.ScheduleSpec, action *cl
 		return false
 	}
 	got, ok := s.Action.(*client.ScheduleWorkflowAction)
-	if !ok || got.ID != action.ID || got.TaskQueue != action.TaskQueue || len(got.Args) != 1 {
+	if !ok || got.ID != action.ID {
 		return false
 	}
-	wt, _ := got.Workflow.(string)
-	if wt != "MaterializeWorkflow" {
-		return false
-	}
-	p, ok := got.Args[0].(*commonpb.Payload)
-	if !ok {
-		return false
-	}
-	var in workflows.MaterializeInput
-	if err := converter.GetDefaultDataConverter().FromPayload(p, &in); err != nil {
-		return false
-	}
+	in, ok := scheduledInput(desc, action.TaskQueue)
 	want := action.Args[0].(workflows.MaterializeInput)
-	return in == want && desc.Schedule.Policy != nil && desc.Schedule.Policy.Overlap == enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL
+	return ok && in == want && desc.Schedule.Policy != nil && desc.Schedule.Policy.Overlap == enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL
 }
 
 // EnsureSearchAttributes registers Skewfree's search attributes on the

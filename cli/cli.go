@@ -68,6 +68,8 @@ func New(reg *features.Registry) *cobra.Command {
 Locations come from flags or the environment:
   SKEWFREE_OFFLINE  offline store (file://path), default ` + app.DefaultOffline + `
   SKEWFREE_SOURCE   raw source data (file://path), default ` + app.DefaultSource + `
+  SKEWFREE_PROJECT  project name (--project), default ` + app.DefaultProject + `: qualifies schedule and
+                    workflow ids, the task queue and the Redis key prefix
 
 Windows that materialize and backfill start (schedules keep the defaults) take their activities' timeouts from
   SKEWFREE_ACTIVITY_TIMEOUT   longest run of one activity, default 30m
@@ -75,6 +77,7 @@ Windows that materialize and backfill start (schedules keep the defaults) take t
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.PersistentFlags().String("project", "", "project name; default SKEWFREE_PROJECT, else "+app.DefaultProject)
 	root.AddCommand(catalogCmd(reg), generateCmd(reg), trainingSetCmd(reg), materializeCmd(reg), applyCmd(reg), backfillCmd(reg), skewCheckCmd(reg), historyCmd(reg))
 	return root
 }

@@ -48,8 +48,10 @@ func isTerminal(w io.Writer) bool {
 
 type barProgress struct{ bar *progressbar.ProgressBar }
 
-func (b *barProgress) Update(p workflows.Progress) { _ = b.bar.Set(p.Done + p.Failed + p.Joined) }
-func (b *barProgress) Finish(workflows.Progress)   { _ = b.bar.Finish() }
+func (b *barProgress) Update(p workflows.Progress) {
+	_ = b.bar.Set(p.Done + p.Failed + p.Joined + p.Skipped)
+}
+func (b *barProgress) Finish(workflows.Progress) { _ = b.bar.Finish() }
 
 type plainProgress struct {
 	w       io.Writer
@@ -66,7 +68,7 @@ func (l *plainProgress) Update(p workflows.Progress) {
 	if l.start.IsZero() {
 		l.start = now
 	}
-	sum := p.Done + p.Failed + p.Joined
+	sum := p.Done + p.Failed + p.Joined + p.Skipped
 	if !l.last.IsZero() && (now.Sub(l.last) < plainEvery || (sum == l.lastSum && now.Sub(l.last) < plainQuiet)) {
 		return
 	}
@@ -83,12 +85,12 @@ func (l *plainProgress) Finish(p workflows.Progress) {
 
 func (l *plainProgress) line(p workflows.Progress, now time.Time) {
 	total := max(p.Total, l.total)
-	sum := p.Done + p.Failed + p.Joined
+	sum := p.Done + p.Failed + p.Joined + p.Skipped
 	pct := 0
 	if total > 0 {
 		pct = 100 * sum / total
 	}
-	fmt.Fprintf(l.w, "backfill %s: %d/%d windows (%d%%): %d done, %d failed, %d elsewhere, %d running, %s\n",
-		l.id, sum, total, pct, p.Done, p.Failed, p.Joined, p.Running, now.Sub(l.start).Round(time.Second))
+	fmt.Fprintf(l.w, "backfill %s: %d/%d windows (%d%%): %d done, %d skipped, %d failed, %d elsewhere, %d running, %s\n",
+		l.id, sum, total, pct, p.Done, p.Skipped, p.Failed, p.Joined, p.Running, now.Sub(l.start).Round(time.Second))
 	l.last, l.lastSum = now, sum
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -35,7 +34,11 @@ mismatch means something wrote one store and not the other. Exits 1 on any misma
 			if !ok {
 				return fmt.Errorf("unknown view %q", view)
 			}
-			stores, err := app.OpenStores(ctx, reg, ConfigFromEnv(slog.New(slog.DiscardHandler)))
+			cfg, err := commandConfig(cmd)
+			if err != nil {
+				return err
+			}
+			stores, err := app.OpenStores(ctx, reg, cfg)
 			if err != nil {
 				return err
 			}

@@ -13,29 +13,41 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/skewfree/skewfree/app"
+	"github.com/skewfree/skewfree/config"
 	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/workflows"
 )
 
-// ConfigFromEnv reads the documented environment variables.
+// ConfigFromEnv reads the documented environment variables (package
+// config) and fills in the defaults.
 func ConfigFromEnv(logger *slog.Logger) app.Config {
-	return app.Config{
-		TemporalAddress: Env("TEMPORAL_ADDRESS", app.DefaultTemporalAddress),
-		Namespace:       Env("TEMPORAL_NAMESPACE", app.DefaultNamespace),
-		RedisURL:        Env("SKEWFREE_REDIS_URL", app.DefaultRedisURL),
-		Offline:         Env("SKEWFREE_OFFLINE", app.DefaultOffline),
-		Source:          Env("SKEWFREE_SOURCE", app.DefaultSource),
-		Logger:          logger,
-	}
+	c := config.FromEnv(nil)
+	c.Logger = logger
+	return c.WithDefaults()
 }
 
-func dial(ctx context.Context) (client.Client, app.Config, error) {
+// commandConfig is the configuration of a command: the environment, then
+// the root's --project flag, validated.
+func commandConfig(cmd *cobra.Command) (app.Config, error) {
 	cfg := ConfigFromEnv(slog.New(slog.DiscardHandler))
-	var err error
+	if f := cmd.Flags().Lookup("project"); f != nil && f.Changed {
+		cfg.Project = f.Value.String()
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("--project or %s: %w", config.EnvProject, err)
+	}
+	return cfg, nil
+}
+
+func dial(cmd *cobra.Command) (client.Client, app.Config, error) {
+	cfg, err := commandConfig(cmd)
+	if err != nil {
+		return nil, cfg, err
+	}
 	if cfg.ActivityTimeout, cfg.HeartbeatTimeout, err = timeoutsFromEnv(); err != nil {
 		return nil, cfg, err
 	}
-	c, err := app.Dial(ctx, cfg)
+	c, err := app.Dial(cmd.Context(), cfg)
 	return c, cfg, err
 }
 
@@ -68,11 +80,18 @@ func applyCmd(reg *features.Registry) *cobra.Command {
 		Long: `apply makes one schedule per view, id materialize-<view>, firing every cadence on the
 UTC boundary (hourly at :00, daily at 00:00); each run materializes the window that ends
 at its nominal time, after the view's allowed lateness. Schedules of views that no longer
-exist are deleted. It prints what it changed. Backfill a past range from the Temporal
+exist are deleted. It prints what it changed.
+
+apply touches only the schedules it created for this project (marked in their memo):
+other projects' schedules and unmarked ones are never updated or deleted. An unmarked
+schedule holding exactly a view's id and starting that view's MaterializeWorkflow on
+the project's task queue (one made before the mark existed) is adopted: recreated with
+the mark, paused state kept. Projects other than the default prefix their ids and task
+queue with "<project>."; the default project keeps the plain ones. Backfill a past range from the Temporal
 UI (the schedule's Backfill action) or with starter backfill: both run the same windows.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, cfg, err := dial(cmd.Context())
+			c, cfg, err := dial(cmd)
 			if err != nil {
 				return err
 			}
@@ -80,7 +99,7 @@ UI (the schedule's Backfill action) or with starter backfill: both run the same 
 			if err := app.EnsureSearchAttributes(cmd.Context(), c, cfg.Namespace); err != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v\n", err)
 			}
-			changes, err := app.Apply(cmd.Context(), c, reg)
+			changes, err := app.ApplyProject(cmd.Context(), c, reg, cfg.Project)
 			for _, ch := range changes {
 				fmt.Fprintln(cmd.OutOrStdout(), ch)
 			}
@@ -91,10 +110,10 @@ UI (the schedule's Backfill action) or with starter backfill: both run the same 
 
 // startOptions are how the starter starts a window: the schedule's id for
 // it, joining a run already in progress, re-running a finished one.
-func startOptions(v *features.View, end time.Time) client.StartWorkflowOptions {
+func startOptions(v *features.View, end time.Time, project workflows.Project) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
-		ID:                       workflows.MaterializeID(v.Name, end),
-		TaskQueue:                workflows.TaskQueue,
+		ID:                       project.MaterializeID(v.Name, end),
+		TaskQueue:                project.TaskQueue(),
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.ViewAttr.ValueSet(v.Name), workflows.WindowEndAttr.ValueSet(end)),
@@ -103,16 +122,17 @@ func startOptions(v *features.View, end time.Time) client.StartWorkflowOptions {
 }
 
 func materializeRemote(cmd *cobra.Command, v *features.View, end time.Time, wait bool) error {
-	c, cfg, err := dial(cmd.Context())
+	c, cfg, err := dial(cmd)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	in := workflows.InputFor(v, end)
-	in.Timeouts = cfg.Timeouts()
-	run, err := c.ExecuteWorkflow(cmd.Context(), startOptions(v, end), workflows.MaterializeWorkflow, in)
+	proj := workflows.Project(cfg.Project)
+	in := proj.InputFor(v, end)
+	in.Timeouts = app.Timeouts(cfg)
+	run, err := c.ExecuteWorkflow(cmd.Context(), startOptions(v, end, proj), workflows.MaterializeWorkflow, in)
 	if err != nil {
-		return fmt.Errorf("start %s: %w", workflows.MaterializeID(v.Name, end), err)
+		return fmt.Errorf("start %s: %w", proj.MaterializeID(v.Name, end), err)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "started %s (run %s)\n", run.GetID(), run.GetRunID())
 	if !wait {
@@ -130,7 +150,7 @@ func materializeRemote(cmd *cobra.Command, v *features.View, end time.Time, wait
 func backfillCmd(reg *features.Registry) *cobra.Command {
 	var (
 		view, from, to string
-		wait           bool
+		wait, rerun    bool
 		concurrency    int
 	)
 	c := &cobra.Command{
@@ -140,7 +160,11 @@ func backfillCmd(reg *features.Registry) *cobra.Command {
 child MaterializeWorkflow with the schedule's ids (materialize-<view>-<window end>), at
 most --concurrency at a time, and survives worker restarts. Online values keep the
 newest window whatever order windows finish in. With --wait it shows progress until done:
-a bar on a terminal, else (a file, a CI log) a plain line every few seconds.`,
+a bar on a terminal, else (a file, a CI log) a plain line every few seconds.
+
+Windows that already have a version in the offline store are skipped (counted as
+skipped), so repeating a backfill adds no versions; --rerun computes them again (each
+run adds a version). The Temporal UI's schedule backfill always re-runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v, ok := reg.View(view)
@@ -154,16 +178,22 @@ a bar on a terminal, else (a file, a CI log) a plain line every few seconds.`,
 			if len(features.WindowEnds(v, f, t)) == 0 {
 				return fmt.Errorf("no %s window ends in (%s, %s]", v.Cadence, from, to)
 			}
-			cl, cfg, err := dial(cmd.Context())
+			cl, cfg, err := dial(cmd)
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
-			in := workflows.BackfillInputFor(workflows.InputFor(v, time.Time{}), f, t, concurrency)
-			in.Timeouts = cfg.Timeouts()
-			id := workflows.BackfillID(v.Name, f, t)
+			proj := workflows.Project(cfg.Project)
+			in := workflows.BackfillInputFor(proj.InputFor(v, time.Time{}), f, t, concurrency)
+			in.Rerun = rerun
+			in.Timeouts = app.Timeouts(cfg)
+			id := proj.BackfillID(v.Name, f, t)
+			if rerun {
+				// A re-run is a new request, not the same backfill again.
+				id += "-rerun"
+			}
 			run, err := cl.ExecuteWorkflow(cmd.Context(), client.StartWorkflowOptions{
-				ID: id, TaskQueue: workflows.TaskQueue,
+				ID: id, TaskQueue: proj.TaskQueue(),
 				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 				TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.ViewAttr.ValueSet(v.Name)),
@@ -184,6 +214,7 @@ a bar on a terminal, else (a file, a CI log) a plain line every few seconds.`,
 	c.Flags().StringVar(&to, "to", "", "range end (inclusive), RFC 3339")
 	c.Flags().BoolVar(&wait, "wait", false, "wait, showing progress")
 	c.Flags().IntVar(&concurrency, "concurrency", 4, "windows computed at once")
+	c.Flags().BoolVar(&rerun, "rerun", false, "also compute windows that already have a version (adds a version of each)")
 	return c
 }
 
@@ -208,8 +239,8 @@ func waitBackfill(cmd *cobra.Command, cl client.Client, run client.WorkflowRun, 
 				p = last
 			}
 			bar.Finish(p)
-			fmt.Fprintf(cmd.OutOrStdout(), "backfill %s: %d of %d windows done, %d failed, %d already running elsewhere %v\n",
-				run.GetID(), p.Done, p.Total, p.Failed, p.Joined, p.JoinedWindows)
+			fmt.Fprintf(cmd.OutOrStdout(), "backfill %s: %d of %d windows done, %d skipped (already stored), %d failed, %d already running elsewhere %v\n",
+				run.GetID(), p.Done, p.Total, p.Skipped, p.Failed, p.Joined, p.JoinedWindows)
 			return err
 		case <-tick.C:
 			if p, err := queryProgress(cmd.Context(), cl, run.GetID()); err == nil {

@@ -29,6 +29,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/skewfree/skewfree/app"
+	"github.com/skewfree/skewfree/config"
 	"github.com/skewfree/skewfree/dev/sample"
 	"github.com/skewfree/skewfree/devserver"
 	"github.com/skewfree/skewfree/features"
@@ -91,6 +92,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	cfg := app.Config{
 		TemporalAddress: ts.FrontendAddr(), Namespace: ts.Namespace(), RedisURL: redisURL,
 		Offline: "file://" + filepath.Join(abs, "offline"), Source: "file://" + filepath.Join(abs, "raw"), Logger: log,
+		Project: config.FromEnv(nil).Project,
+	}
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
 	}
 	stores, err := app.OpenStores(ctx, reg, cfg)
 	if err != nil {
@@ -132,12 +138,12 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer c.Close()
-	w := app.NewWorker(c, reg, stores, log)
+	w := app.NewProjectWorker(c, reg, stores, cfg.Project, log)
 	if err := w.Start(); err != nil {
 		return err
 	}
 	defer w.Stop()
-	changes, err := app.Apply(ctx, c, reg)
+	changes, err := app.ApplyProject(ctx, c, reg, cfg.Project)
 	if err != nil {
 		return err
 	}
@@ -169,7 +175,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}()
 
 	log.Info("backfilling the last days of every view", "days", *days)
-	if err := backfillAll(ctx, c, reg, *days, log); err != nil {
+	if err := backfillAll(ctx, c, reg, workflows.Project(cfg.Project), *days, log); err != nil {
 		return err
 	}
 
@@ -191,7 +197,7 @@ Try:
       (a training set for the sample labels in %s; %s is the same table as Parquet)
 
 Ctrl-C stops everything.
-`, ts.UIURL(), ts.Namespace(), ts.FrontendAddr(), ts.Namespace(), workflows.TaskQueue, l.Addr(), redisURL, cfg.Offline,
+`, ts.UIURL(), ts.Namespace(), ts.FrontendAddr(), ts.Namespace(), workflows.Project(cfg.Project).TaskQueue(), l.Addr(), redisURL, cfg.Offline,
 		l.Addr(), demo.UserID(1), demo.UserID(2), ts.FrontendAddr(), redisURL,
 		today.Add(-48*time.Hour).Format(time.RFC3339), today.Format(time.RFC3339),
 		sample.TrainingSetCommand(*state), filepath.Join(*state, sample.EntitiesCSV), sample.EntitiesParquet)
@@ -203,16 +209,17 @@ Ctrl-C stops everything.
 }
 
 // backfillAll runs one backfill per view over the last days and waits.
-func backfillAll(ctx context.Context, c client.Client, reg *features.Registry, days int, log *slog.Logger) error {
+// Windows already stored (a restart on existing state) are skipped.
+func backfillAll(ctx context.Context, c client.Client, reg *features.Registry, proj workflows.Project, days int, log *slog.Logger) error {
 	var runs []client.WorkflowRun
 	for _, v := range reg.Views() {
 		// The newest window whose lateness has passed: a newer one would
 		// wait on its timer and hold up the start.
 		to := time.Now().UTC().Add(-v.Lateness).Truncate(v.Cadence.Duration())
 		from := to.Add(-time.Duration(days) * 24 * time.Hour)
-		in := workflows.BackfillInputFor(workflows.InputFor(v, time.Time{}), from, to, 4)
+		in := workflows.BackfillInputFor(proj.InputFor(v, time.Time{}), from, to, 4)
 		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: workflows.BackfillID(v.Name, from, to), TaskQueue: workflows.TaskQueue,
+			ID: proj.BackfillID(v.Name, from, to), TaskQueue: proj.TaskQueue(),
 			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		}, workflows.BackfillWorkflow, in)
@@ -226,7 +233,7 @@ func backfillAll(ctx context.Context, c client.Client, reg *features.Registry, d
 		if err := run.Get(ctx, &p); err != nil {
 			return fmt.Errorf("%s: %w", run.GetID(), err)
 		}
-		log.Info("backfill done", "workflow", run.GetID(), "windows", p.Done)
+		log.Info("backfill done", "workflow", run.GetID(), "windows", p.Done, "skipped (already stored)", p.Skipped)
 	}
 	return nil
 }

@@ -73,11 +73,22 @@ type stack struct {
 	today  time.Time
 	// redisURL is the test's own redis-server.
 	redisURL string
+	// project is the stack's project ("" the default).
+	project workflows.Project
 }
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	rd := testenv.StartRedis(t)
+	return newProjectStack(t, "", "")
+}
+
+// newProjectStack is newStack for a project, on redisURL ("": its own
+// redis-server).
+func newProjectStack(t *testing.T, project, redisURL string) *stack {
+	t.Helper()
+	if redisURL == "" {
+		redisURL = "redis://" + testenv.StartRedis(t).Addr
+	}
 	dir := t.TempDir()
 	reg := demo.Registry()
 	// Data runs to the end of today (UTC): the newest windows the tests
@@ -91,8 +102,8 @@ func newStack(t *testing.T) *stack {
 	}
 	cfg := app.Config{
 		TemporalAddress: temporalSrv.FrontendAddr(), Namespace: temporalSrv.Namespace(),
-		RedisURL: "redis://" + rd.Addr, Offline: "file://" + filepath.Join(dir, "offline"), Source: "file://" + filepath.Join(dir, "raw"),
-		Logger: slog.New(slog.DiscardHandler),
+		RedisURL: redisURL, Offline: "file://" + filepath.Join(dir, "offline"), Source: "file://" + filepath.Join(dir, "raw"),
+		Logger: slog.New(slog.DiscardHandler), Project: project,
 	}
 	ctx := context.Background()
 	stores, err := app.OpenStores(ctx, reg, cfg)
@@ -111,7 +122,7 @@ func newStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	return &stack{t: t, reg: reg, stores: stores, client: c, today: today, redisURL: cfg.RedisURL}
+	return &stack{t: t, reg: reg, stores: stores, client: c, today: today, redisURL: cfg.RedisURL, project: workflows.Project(project)}
 }
 
 // worker starts a worker whose activities may be wrapped.
@@ -120,7 +131,7 @@ func (s *stack) worker(wrap func(*activities.Activities)) worker.Worker {
 	if wrap != nil {
 		wrap(acts)
 	}
-	w := worker.New(s.client, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
+	w := worker.New(s.client, s.project.TaskQueue(), worker.Options{WorkerStopTimeout: 30 * time.Second})
 	app.Register(w, acts)
 	if err := w.Start(); err != nil {
 		s.t.Fatal(err)
@@ -131,9 +142,9 @@ func (s *stack) worker(wrap func(*activities.Activities)) worker.Worker {
 func (s *stack) backfill(view string, from, to time.Time, concurrency int) client.WorkflowRun {
 	s.t.Helper()
 	v, _ := s.reg.View(view)
-	in := workflows.BackfillInputFor(workflows.InputFor(v, time.Time{}), from, to, concurrency)
+	in := workflows.BackfillInputFor(s.project.InputFor(v, time.Time{}), from, to, concurrency)
 	run, err := s.client.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-		ID: workflows.BackfillID(view, from, to), TaskQueue: workflows.TaskQueue,
+		ID: s.project.BackfillID(view, from, to), TaskQueue: s.project.TaskQueue(),
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 	}, workflows.BackfillWorkflow, in)
 	if err != nil {
@@ -401,31 +412,50 @@ func TestApplyUpdatesAndDeletesSchedules(t *testing.T) {
 func TestScheduleTriggerRunsItsNominalWindow(t *testing.T) {
 	s := newStack(t)
 	ctx := context.Background()
-	w := s.worker(nil)
+	// The window's run waits at its source read until released, so a
+	// second trigger finds it running.
+	var reads atomic.Int32
+	release := make(chan struct{})
+	w := s.worker(func(a *activities.Activities) { a.Sources = gatedSource{a.Sources, release, &reads} })
 	defer w.Stop()
 	if _, err := app.Apply(ctx, s.client, s.reg); err != nil {
 		t.Fatal(err)
 	}
-	h := s.client.ScheduleClient().GetHandle(ctx, workflows.ScheduleID("user_activity"))
-	before := time.Now().UTC()
-	if err := h.Trigger(ctx, client.ScheduleTriggerOptions{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL}); err != nil {
-		t.Fatal(err)
+	// Both triggers must fall in one hour.
+	if left := time.Until(time.Now().Truncate(time.Hour).Add(time.Hour)); left < 15*time.Second {
+		time.Sleep(left + time.Second)
 	}
-	var id string
-	deadline := time.Now().Add(30 * time.Second)
-	for id == "" && time.Now().Before(deadline) {
-		d, err := h.Describe(ctx)
-		if err != nil {
+	h := s.client.ScheduleClient().GetHandle(ctx, workflows.ScheduleID("user_activity"))
+	trigger := func(seen map[string]bool) string {
+		t.Helper()
+		if err := h.Trigger(ctx, client.ScheduleTriggerOptions{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL}); err != nil {
 			t.Fatal(err)
 		}
-		for _, a := range d.Info.RecentActions {
-			id = a.StartWorkflowResult.WorkflowID
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			d, err := h.Describe(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range d.Info.RecentActions {
+				if id := a.StartWorkflowResult.WorkflowID; !seen[id] {
+					seen[id] = true
+					return id
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		for _, r := range d.Info.RunningWorkflows {
-			id = r.WorkflowID
-		}
-		time.Sleep(100 * time.Millisecond)
+		t.Fatal("the trigger started no workflow")
+		return ""
 	}
+	seen := map[string]bool{}
+	if d, err := h.Describe(ctx); err == nil {
+		for _, a := range d.Info.RecentActions {
+			seen[a.StartWorkflowResult.WorkflowID] = true
+		}
+	}
+	before := time.Now().UTC()
+	id := trigger(seen)
 	if !strings.HasPrefix(id, "materialize-user_activity-") {
 		t.Fatalf("triggered workflow id %q", id)
 	}
@@ -433,13 +463,61 @@ func TestScheduleTriggerRunsItsNominalWindow(t *testing.T) {
 	if err != nil || nominal.Before(before.Add(-time.Second)) {
 		t.Fatalf("id %s does not carry the trigger's nominal time (%v)", id, err)
 	}
+	want := nominal.Truncate(time.Hour)
+	canonical := workflows.MaterializeID("user_activity", want)
+	// The window runs under its own id, as a child of the triggered run.
+	deadline := time.Now().Add(30 * time.Second)
+	for reads.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the window's run never read its source")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A second "Trigger now" while the window runs joins it.
+	time.Sleep(1100 * time.Millisecond) // the scheduler names runs by the second
+	id2 := trigger(seen)
+	var joined workflows.MaterializeResult
+	if err := s.client.GetWorkflow(ctx, id2, "").Get(ctx, &joined); err != nil {
+		t.Fatal(err)
+	}
+	if joined.Joined != canonical || joined.Rows != 0 {
+		t.Fatalf("second trigger %s: %+v, want it to join %s", id2, joined, canonical)
+	}
+	close(release)
 	var res workflows.MaterializeResult
 	if err := s.client.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
 		t.Fatal(err)
 	}
-	if want := nominal.Truncate(time.Hour); !res.WindowEnd.Equal(want) {
-		t.Fatalf("trigger at %s computed window %s, want %s", nominal, res.WindowEnd, want)
+	if !res.WindowEnd.Equal(want) || res.Rows == 0 || res.Joined != "" {
+		t.Fatalf("trigger at %s: %+v, want window %s computed", nominal, res, want)
 	}
+	d, err := s.client.DescribeWorkflowExecution(ctx, canonical, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := d.GetWorkflowExecutionInfo(); info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED || info.GetParentExecution().GetWorkflowId() != id {
+		t.Fatalf("canonical run %s: %s, parent %v; want completed, started by %s", canonical, info.GetStatus(), info.GetParentExecution(), id)
+	}
+	if n := reads.Load(); n != 1 {
+		t.Fatalf("the window read its source %d times: it ran more than once", n)
+	}
+}
+
+// gatedSource holds every read until release is closed, counting reads.
+type gatedSource struct {
+	pipeline.SourceReader
+	release chan struct{}
+	n       *atomic.Int32
+}
+
+func (g gatedSource) Read(ctx context.Context, src *features.Source, from, to time.Time) (*features.Frame, error) {
+	g.n.Add(1)
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return g.SourceReader.Read(ctx, src, from, to)
 }
 
 func TestWorkerRestartMidBackfill(t *testing.T) {

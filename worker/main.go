@@ -1,12 +1,15 @@
 // Command worker is Skewfree's Temporal worker over the demo repository: it
-// runs the materialize and backfill workflows and their activities.
+// runs the materialize and backfill workflows and their activities, on its
+// project's task queue.
 //
 // Configuration: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, SKEWFREE_REDIS_URL,
-// SKEWFREE_OFFLINE, SKEWFREE_SOURCE (see app.Config for defaults).
+// SKEWFREE_OFFLINE, SKEWFREE_SOURCE, SKEWFREE_PROJECT (flag --project); see
+// package config for defaults.
 package main
 
 import (
 	"context"
+	"flag"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -18,10 +21,17 @@ import (
 )
 
 func main() {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	cfg := cli.ConfigFromEnv(logger)
+	flag.StringVar(&cfg.Project, "project", cfg.Project, "project name ($SKEWFREE_PROJECT)")
+	flag.Parse()
+	if err := cfg.Validate(); err != nil {
+		logger.Error("bad configuration", "error", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := app.RunWorker(ctx, demo.Registry(), cli.ConfigFromEnv(logger)); err != nil {
+	if err := app.RunWorker(ctx, demo.Registry(), cfg); err != nil {
 		logger.Error("worker stopped", "error", err)
 		os.Exit(1)
 	}

@@ -21,6 +21,19 @@ const ProgressQuery = "progress"
 // windows the backfill continues as new with its cursor and counts.
 const maxWindowsPerRun = 100
 
+// MaxListedWindows bounds the window lists of Progress (failed, joined):
+// the state travels through continue-as-new and every query, so it keeps
+// the counts and only the first windows of each list.
+const MaxListedWindows = 20
+
+// Checking which windows already have a version: checkBatch windows per
+// activity call, at most maxChecksPerRun calls before continuing as new.
+const (
+	checkBatch       = 500
+	maxChecksPerRun  = 20
+	skipExistingVers = "backfill-skips-existing-windows"
+)
+
 // BackfillInput is a range of windows, (From, To], of one view.
 type BackfillInput struct {
 	View     string
@@ -32,6 +45,12 @@ type BackfillInput struct {
 	Concurrency int
 	// Timeouts of every window's activities; zero: the defaults.
 	Timeouts Timeouts `json:",omitzero"`
+	// Project qualifies the children's ids ("": the default project).
+	Project string `json:",omitempty"`
+	// Rerun computes every window; by default windows that already have a
+	// version in the offline store are skipped (Progress.Skipped), so a
+	// repeated backfill (a restarted `make dev`) adds no versions.
+	Rerun bool `json:",omitempty"`
 
 	// Carried across continue-as-new.
 	Next     int
@@ -46,16 +65,42 @@ type Progress struct {
 	// Joined windows were already running elsewhere (the schedule, another
 	// backfill) when this backfill reached them; their own runs decide
 	// their outcome, listed in JoinedWindows.
-	Joined        int
+	Joined int
+	// JoinedWindows lists the first MaxListedWindows joined window ends.
 	JoinedWindows []string
 	Running       int
-	// FailedWindows lists the window ends (RFC 3339) that failed, with why.
+	// FailedWindows lists the first MaxListedWindows window ends (RFC 3339)
+	// that failed, with why; Failed counts them all.
 	FailedWindows []string
+	// Skipped windows already had a version offline and were not run
+	// again (see BackfillInput.Rerun).
+	Skipped int `json:",omitempty"`
 }
 
 // BackfillInputFor builds a backfill of a view's windows in (from, to].
 func BackfillInputFor(in MaterializeInput, from, to time.Time, concurrency int) BackfillInput {
-	return BackfillInput{View: in.View, From: from.UTC(), To: to.UTC(), Cadence: in.Cadence, Lateness: in.Lateness, Shards: in.Shards, Concurrency: concurrency, Timeouts: in.Timeouts}
+	return BackfillInput{View: in.View, From: from.UTC(), To: to.UTC(), Cadence: in.Cadence, Lateness: in.Lateness, Shards: in.Shards,
+		Concurrency: concurrency, Project: in.Project, Timeouts: in.Timeouts}
+}
+
+// checkOptions: listing a folder is quick.
+var checkOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 2 * time.Minute,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        30 * time.Second,
+		MaximumAttempts:        5,
+		NonRetryableErrorTypes: []string{activities.ErrTypeBadInput},
+	},
+}
+
+// listWindow appends a window to a Progress list unless it is full.
+func listWindow(list []string, s string) []string {
+	if len(list) >= MaxListedWindows {
+		return list
+	}
+	return append(list, s)
 }
 
 // BackfillWorkflow materializes every window in (From, To] as child
@@ -79,18 +124,25 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (Progress, error) 
 		return p, err
 	}
 
+	// Runs recorded before skipping existed never skip.
+	skip := !in.Rerun && workflow.GetVersion(ctx, skipExistingVers, workflow.DefaultVersion, 1) == 1
+	// exists[i] answers for ends[checked0+i].
+	var exists []bool
+	checked0, checks := 0, 0
+
+	proj := Project(in.Project)
 	sel := workflow.NewSelector(ctx)
 	next, started := in.Next, 0
 	start := func(end time.Time) {
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID:            MaterializeID(in.View, end),
-			TaskQueue:             TaskQueue,
+			WorkflowID:            proj.MaterializeID(in.View, end),
+			TaskQueue:             proj.TaskQueue(),
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 			ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 			TypedSearchAttributes: temporal.NewSearchAttributes(ViewAttr.ValueSet(in.View), WindowEndAttr.ValueSet(end)),
 		})
 		f := workflow.ExecuteChildWorkflow(cctx, MaterializeWorkflow, MaterializeInput{
-			View: in.View, WindowEnd: end, Cadence: in.Cadence, Lateness: in.Lateness, Shards: in.Shards, Timeouts: in.Timeouts})
+			View: in.View, WindowEnd: end, Cadence: in.Cadence, Lateness: in.Lateness, Shards: in.Shards, Project: in.Project, Timeouts: in.Timeouts})
 		p.Running++
 		sel.AddFuture(f, func(f workflow.Future) {
 			p.Running--
@@ -101,15 +153,43 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (Progress, error) 
 				p.Done++
 			case errors.As(err, &already):
 				p.Joined++
-				p.JoinedWindows = append(p.JoinedWindows, end.Format(time.RFC3339))
+				p.JoinedWindows = listWindow(p.JoinedWindows, end.Format(time.RFC3339))
 			default:
 				p.Failed++
-				p.FailedWindows = append(p.FailedWindows, end.Format(time.RFC3339)+": "+rootCause(err))
+				p.FailedWindows = listWindow(p.FailedWindows, end.Format(time.RFC3339)+": "+rootCause(err))
 			}
 		})
 	}
+	// checkFailed stops starting windows: the offline store cannot say
+	// which windows exist.
+	var checkFailed error
 	for next < len(ends) || p.Running > 0 {
-		for p.Running < conc && next < len(ends) && started < maxWindowsPerRun {
+		for checkFailed == nil && p.Running < conc && next < len(ends) && started < maxWindowsPerRun {
+			if skip {
+				if next >= checked0+len(exists) {
+					if checks == maxChecksPerRun {
+						break
+					}
+					checks++
+					batch := ends[next:min(next+checkBatch, len(ends))]
+					actx := workflow.WithActivityOptions(ctx, checkOptions)
+					exists = nil
+					if err := workflow.ExecuteActivity(actx, a.ExistingWindows, activities.WindowsInput{View: in.View, Ends: batch}).Get(ctx, &exists); err != nil {
+						checkFailed = fmt.Errorf("check existing windows of %s: %w", in.View, err)
+						break
+					}
+					if len(exists) != len(batch) {
+						checkFailed = fmt.Errorf("check existing windows of %s: %d answers for %d windows", in.View, len(exists), len(batch))
+						break
+					}
+					checked0 = next
+				}
+				if exists[next-checked0] {
+					p.Skipped++
+					next++
+					continue
+				}
+			}
 			start(ends[next])
 			next++
 			started++
@@ -119,15 +199,26 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (Progress, error) 
 		}
 		sel.Select(ctx)
 	}
+	if checkFailed != nil {
+		return p, checkFailed
+	}
 	if next < len(ends) {
 		in.Next, in.Progress = next, p
 		return p, workflow.NewContinueAsNewError(ctx, BackfillWorkflow, in)
 	}
 	if p.Failed > 0 {
 		return p, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("%d of %d windows failed: %s", p.Failed, p.Total, strings.Join(p.FailedWindows, "; ")), "BackfillFailed", nil, p)
+			fmt.Sprintf("%d of %d windows failed: %s%s", p.Failed, p.Total, strings.Join(p.FailedWindows, "; "), more(p.Failed, len(p.FailedWindows))), "BackfillFailed", nil, p)
 	}
 	return p, nil
+}
+
+// more says how many of n windows a list of listed leaves out.
+func more(n, listed int) string {
+	if n <= listed {
+		return ""
+	}
+	return fmt.Sprintf("; and %d more", n-listed)
 }
 
 func rootCause(err error) string {

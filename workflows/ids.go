@@ -10,10 +10,51 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/skewfree/skewfree/config"
+	"github.com/skewfree/skewfree/features"
 )
 
-// TaskQueue is where the worker listens and everything is started.
+// TaskQueue is where the default project's worker listens and everything
+// of it is started; Project.TaskQueue names other projects' queues.
 const TaskQueue = "skewfree"
+
+// Project names one deployment's Temporal objects. The default project
+// ("" or "skewfree") keeps the plain names (ScheduleID, MaterializeID,
+// BackfillID, TaskQueue); any other project P prefixes each with "P.", so
+// projects sharing a namespace never share an id or a task queue. It is a
+// value, passed along (workflow inputs carry it), never global state.
+type Project string
+
+// TaskQueue is the project's task queue.
+func (p Project) TaskQueue() string { return config.Qualify(string(p), TaskQueue) }
+
+// ScheduleID is the id of a view's schedule in the project.
+func (p Project) ScheduleID(view string) string {
+	return config.Qualify(string(p), ScheduleID(view))
+}
+
+// MaterializeID is the canonical workflow id of one window of a view in
+// the project.
+func (p Project) MaterializeID(view string, windowEnd time.Time) string {
+	return config.Qualify(string(p), MaterializeID(view, windowEnd))
+}
+
+// InputFor builds the input of a view's window in the project (see
+// package-level InputFor). Inputs carry "" for the default project, so its
+// inputs are those of deployments from before projects.
+func (p Project) InputFor(v *features.View, windowEnd time.Time) MaterializeInput {
+	in := InputFor(v, windowEnd)
+	if config.Qualify(string(p), "") != "" {
+		in.Project = string(p)
+	}
+	return in
+}
+
+// BackfillID is the workflow id of a backfill of (from, to] in the project.
+func (p Project) BackfillID(view string, from, to time.Time) string {
+	return config.Qualify(string(p), BackfillID(view, from, to))
+}
 
 // ScheduleID is the id of a view's schedule. The Temporal scheduler appends
 // "-<nominal time, RFC 3339>" to the workflow ids it starts, which gives
@@ -32,8 +73,8 @@ func BackfillID(view string, from, to time.Time) string {
 }
 
 // windowFromID recovers the nominal time from a scheduled workflow's id.
-func windowFromID(id, view string) (time.Time, bool) {
-	s, ok := strings.CutPrefix(id, ScheduleID(view)+"-")
+func windowFromID(id string, p Project, view string) (time.Time, bool) {
+	s, ok := strings.CutPrefix(id, p.ScheduleID(view)+"-")
 	if !ok {
 		return time.Time{}, false
 	}

@@ -27,6 +27,9 @@ type MaterializeInput struct {
 	Shards int
 	// Timeouts of the window's activities; zero: the defaults.
 	Timeouts Timeouts `json:",omitzero"`
+	// Project qualifies the window's canonical workflow id ("": the default
+	// project), see Project.
+	Project string `json:",omitempty"`
 }
 
 // MaterializeResult is what a window run wrote.
@@ -42,6 +45,10 @@ type MaterializeResult struct {
 	// Published is when the version was marked published: a workflow time
 	// taken after every push returned. Zero when the run never published.
 	Published time.Time `json:",omitzero"`
+	// Joined is set when this run did not compute the window itself: the
+	// window's canonical run (this id) was already running, see
+	// runAsCanonical.
+	Joined string `json:",omitempty"`
 }
 
 // InputFor builds the input of a view's window from its definition.
@@ -87,7 +94,7 @@ func MaterializeWorkflow(ctx workflow.Context, in MaterializeInput) (Materialize
 	if end.IsZero() {
 		if t, ok := workflow.GetTypedSearchAttributes(ctx).GetTime(ScheduledStartAttr); ok {
 			end = t
-		} else if t, ok := windowFromID(info.WorkflowExecution.ID, in.View); ok {
+		} else if t, ok := windowFromID(info.WorkflowExecution.ID, Project(in.Project), in.View); ok {
 			end = t
 		} else {
 			return MaterializeResult{}, temporal.NewNonRetryableApplicationError(
@@ -109,6 +116,9 @@ func MaterializeWorkflow(ctx workflow.Context, in MaterializeInput) (Materialize
 	// an upsert of an attribute the namespace lacks would wedge the task.)
 	if err := workflow.UpsertMemo(ctx, map[string]any{"view": in.View, "window_end": end.Format(time.RFC3339)}); err != nil {
 		return MaterializeResult{}, err
+	}
+	if res, ok, err := runAsCanonical(ctx, in, end); ok {
+		return res, err
 	}
 
 	if wait := end.Add(in.Lateness).Sub(workflow.Now(ctx)); wait > 0 {

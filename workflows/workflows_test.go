@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
@@ -39,8 +40,10 @@ var (
 type recorder struct {
 	mu       sync.Mutex
 	computes []activities.ComputeInput
-	pushes   []activities.PushInput
-	commits  []activities.ComputeInput
+	// computedBy holds the id of the workflow that ran each compute.
+	computedBy []string
+	pushes     []activities.PushInput
+	commits    []activities.ComputeInput
 	// publishes, with the workflow clock when each push and publish ran.
 	publishes []activities.PublishInput
 	pushDelay time.Duration // workflow time each push takes
@@ -51,10 +54,13 @@ func (r *recorder) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env := newEnv()
 	var a *activities.Activities
 	env.RegisterActivity(a)
-	env.OnActivity(a.ComputeWindow, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ComputeInput) (activities.ComputeOutput, error) {
+	// Runs under another id start the window's canonical run as a child.
+	env.RegisterWorkflow(workflows.MaterializeWorkflow)
+	env.OnActivity(a.ComputeWindow, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.ComputeInput) (activities.ComputeOutput, error) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.computes = append(r.computes, in)
+		r.computedBy = append(r.computedBy, activity.GetInfo(ctx).WorkflowExecution.ID)
 		return activities.ComputeOutput{Partition: parquet.Partition{Path: parquet.WindowFile(in.View, in.WindowEnd, in.Shard), Rows: 10}, Events: 100}, nil
 	})
 	env.OnActivity(a.PushOnline, mock.Anything, mock.Anything).After(r.pushDelay).Return(func(_ context.Context, in activities.PushInput) (activities.OnlineStats, error) {
@@ -147,6 +153,11 @@ func TestMaterializeWindowDerivation(t *testing.T) {
 			if len(r.computes) != 1 || !r.computes[0].WindowEnd.Equal(c.wantEnd) || r.computes[0].Shard != -1 {
 				t.Fatalf("computes %+v, want one of window %s", r.computes, c.wantEnd)
 			}
+			// Whatever id the run was started under, the window is computed
+			// under its own (so it never runs twice at once).
+			if want := workflows.MaterializeID("v", c.wantEnd); r.computedBy[0] != want {
+				t.Errorf("computed by workflow %s, want the window's id %s", r.computedBy[0], want)
+			}
 			if got := r.computes[0].Created; !got.Equal(c.wantCreated) {
 				t.Errorf("created %s, want %s", got, c.wantCreated)
 			}
@@ -221,12 +232,28 @@ func TestMaterializeTransientFailureIsRetried(t *testing.T) {
 	}
 }
 
-// backfillEnv mocks the child materializations, failing the windows in fail.
+// backfillEnv mocks the child materializations, failing the windows in fail,
+// and the offline store, where no window exists yet.
 func backfillEnv(t *testing.T, fail map[time.Time]bool, ran *[]time.Time) *testsuite.TestWorkflowEnvironment {
+	return backfillEnvWith(t, fail, nil, ran)
+}
+
+// backfillEnvWith is backfillEnv with the windows in existing already
+// stored offline.
+func backfillEnvWith(t *testing.T, fail, existing map[time.Time]bool, ran *[]time.Time) *testsuite.TestWorkflowEnvironment {
 	env := newEnv()
+	var a *activities.Activities
+	env.RegisterActivity(a)
+	env.OnActivity(a.ExistingWindows, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.WindowsInput) ([]bool, error) {
+		out := make([]bool, len(in.Ends))
+		for i, e := range in.Ends {
+			out[i] = existing[e]
+		}
+		return out, nil
+	}).Maybe()
 	env.RegisterWorkflow(workflows.MaterializeWorkflow)
 	env.OnWorkflow(workflows.MaterializeWorkflow, mock.Anything, mock.Anything).Return(func(ctx workflow.Context, in workflows.MaterializeInput) (workflows.MaterializeResult, error) {
-		if want := workflows.MaterializeID(in.View, in.WindowEnd); workflow.GetInfo(ctx).WorkflowExecution.ID != want {
+		if want := workflows.Project(in.Project).MaterializeID(in.View, in.WindowEnd); workflow.GetInfo(ctx).WorkflowExecution.ID != want {
 			return workflows.MaterializeResult{}, fmt.Errorf("child id %s, want %s", workflow.GetInfo(ctx).WorkflowExecution.ID, want)
 		}
 		*ran = append(*ran, in.WindowEnd)

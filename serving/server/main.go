@@ -1,11 +1,13 @@
 // Command server is Skewfree's HTTP reader service: Feast-compatible
 // POST /get-online-features over the Redis online store, plus /healthz,
-// /readyz, /metrics and /catalog. Flags override the environment:
+// /readyz, /metrics and /catalog. It reads its settings through package
+// config, like the worker and the starter; flags override the environment:
 //
-//	SKEWFREE_REDIS_URL      redis://localhost:6379/0 (redis+cluster://h1:p1?addr=h2:p2 for a cluster)
+//	SKEWFREE_REDIS_URL      redis://127.0.0.1:6379 (redis+cluster://h1:p1?addr=h2:p2 for a cluster)
+//	SKEWFREE_PROJECT        skewfree: the project whose online values to serve
 //	SKEWFREE_SERVING_ADDR   :6566 (Feast's port)
 //	SKEWFREE_SERVING_TOKEN  bearer token required from clients (none by default)
-//	SKEWFREE_REDIS_PREFIX   sf
+//	SKEWFREE_REDIS_PREFIX   the project's key prefix (sf for the default project)
 //
 // It serves the demo repository's definitions; a team serving its own
 // builds the same thirty lines around its own registry.
@@ -15,6 +17,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -22,18 +25,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/skewfree/skewfree/config"
 	"github.com/skewfree/skewfree/features/demo"
 	"github.com/skewfree/skewfree/serving"
 	"github.com/skewfree/skewfree/serving/httpapi"
 	redisstore "github.com/skewfree/skewfree/store/redis"
 )
-
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
 
 func main() {
 	if err := run(); err != nil {
@@ -42,44 +39,72 @@ func main() {
 	}
 }
 
-func run() error {
-	redisURL := flag.String("redis", env("SKEWFREE_REDIS_URL", "redis://localhost:6379/0"), "Redis URL ($SKEWFREE_REDIS_URL)")
-	addr := flag.String("addr", env("SKEWFREE_SERVING_ADDR", ":6566"), "listen address ($SKEWFREE_SERVING_ADDR)")
-	prefix := flag.String("prefix", env("SKEWFREE_REDIS_PREFIX", "sf"), "online key prefix ($SKEWFREE_REDIS_PREFIX)")
-	cache := flag.Int("cache-entries", 100_000, "in-process cache size in (view, entity) entries; 0 disables it")
-	cacheTTL := flag.Duration("cache-ttl", time.Minute, "longest time a cached value is kept")
-	maxEntities := flag.Int("max-entities", 1000, "most entity rows per request")
-	maxBody := flag.Int64("max-body-bytes", 1<<20, "largest request body")
-	grace := flag.Duration("shutdown-grace", 10*time.Second, "time given to requests in flight on SIGTERM")
-	flag.Parse()
+// settings are the reader service's: the shared configuration plus its
+// own tuning flags.
+type settings struct {
+	cfg         config.Config
+	cache       int
+	cacheTTL    time.Duration
+	maxEntities int
+	maxBody     int64
+	grace       time.Duration
+}
 
+// parseSettings reads the environment through package config, then flags.
+func parseSettings(args []string, getenv func(string) string, stderr io.Writer) (settings, error) {
+	s := settings{cfg: config.FromEnv(getenv).WithDefaults()}
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&s.cfg.RedisURL, "redis", s.cfg.RedisURL, "Redis URL ($"+config.EnvRedisURL+")")
+	fs.StringVar(&s.cfg.ServingAddr, "addr", s.cfg.ServingAddr, "listen address ($"+config.EnvServingAddr+")")
+	fs.StringVar(&s.cfg.Project, "project", s.cfg.Project, "project name ($"+config.EnvProject+")")
+	fs.StringVar(&s.cfg.RedisPrefix, "prefix", s.cfg.RedisPrefix, "online key prefix ($"+config.EnvRedisPrefix+"); default the project's")
+	fs.IntVar(&s.cache, "cache-entries", 100_000, "in-process cache size in (view, entity) entries; 0 disables it")
+	fs.DurationVar(&s.cacheTTL, "cache-ttl", time.Minute, "longest time a cached value is kept")
+	fs.IntVar(&s.maxEntities, "max-entities", 1000, "most entity rows per request")
+	fs.Int64Var(&s.maxBody, "max-body-bytes", 1<<20, "largest request body")
+	fs.DurationVar(&s.grace, "shutdown-grace", 10*time.Second, "time given to requests in flight on SIGTERM")
+	if err := fs.Parse(args); err != nil {
+		return s, err
+	}
+	if err := s.cfg.Validate(); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+func run() error {
+	s, err := parseSettings(os.Args[1:], os.Getenv, os.Stderr)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	reg := demo.Registry()
-	client, err := redisstore.NewClient(*redisURL)
+	client, err := redisstore.NewClient(s.cfg.RedisURL)
 	if err != nil {
 		return err
 	}
 	defer client.Close()
-	store, err := redisstore.New(client, reg, redisstore.Options{Prefix: *prefix, Logger: log})
+	store, err := redisstore.New(client, reg, redisstore.Options{Prefix: s.cfg.OnlinePrefix(), Logger: log})
 	if err != nil {
 		return err
 	}
-	reader, err := serving.New(reg, store, serving.Options{CacheEntries: *cache, CacheTTL: *cacheTTL, Logger: log})
+	reader, err := serving.New(reg, store, serving.Options{CacheEntries: s.cache, CacheTTL: s.cacheTTL, Logger: log})
 	if err != nil {
 		return err
 	}
 	defer reader.Close()
-	h, err := httpapi.New(reg, reader, store, httpapi.Options{MaxEntities: *maxEntities, MaxBodyBytes: *maxBody,
-		Token: os.Getenv("SKEWFREE_SERVING_TOKEN"), Logger: log})
+	h, err := httpapi.New(reg, reader, store, httpapi.Options{MaxEntities: s.maxEntities, MaxBodyBytes: s.maxBody,
+		Token: s.cfg.ServingToken, Logger: log})
 	if err != nil {
 		return err
 	}
-	l, err := net.Listen("tcp", *addr)
+	l, err := net.Listen("tcp", s.cfg.ServingAddr)
 	if err != nil {
 		return err
 	}
-	log.Info("serving", "addr", l.Addr().String(), "redis", redisstore.Redact(*redisURL))
-	return httpapi.Serve(ctx, l, h, *grace)
+	log.Info("serving", "addr", l.Addr().String(), "project", s.cfg.Project, "prefix", store.Prefix(), "redis", redisstore.Redact(s.cfg.RedisURL))
+	return httpapi.Serve(ctx, l, h, s.grace)
 }

@@ -280,3 +280,32 @@ func listParquet(ctx context.Context, dir string, from, to time.Time) ([]string,
 	slices.Sort(files)
 	return files, nil
 }
+
+// HasWindow reports whether view's window ending at end has at least one
+// file: a version (part-<stamp>-*.parquet), a shard, or a file written
+// before versions (part-<stamp>.parquet). Hidden files (writes in progress)
+// do not count.
+func (s *Store) HasWindow(ctx context.Context, view string, end time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	dir := filepath.Join(s.root, filepath.Dir(WindowFile(view, end, -1)))
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("offline store: list %s: %w", dir, err)
+	}
+	stamp := "part-" + WindowStamp(end)
+	for _, e := range ents {
+		name := e.Name()
+		if e.IsDir() || strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".parquet") {
+			continue
+		}
+		if rest := strings.TrimPrefix(name, stamp); rest != name && (rest == ".parquet" || strings.HasPrefix(rest, "-")) {
+			return true, nil
+		}
+	}
+	return false, nil
+}

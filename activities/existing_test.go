@@ -1,0 +1,41 @@
+package activities_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/skewfree/skewfree/activities"
+)
+
+// ExistingWindows answers per window whether a version is stored, from the
+// real offline store after a real computation.
+func TestExistingWindows(t *testing.T) {
+	a, _ := setup(t)
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	day := 24 * time.Hour
+	done := start.Add(3 * day)
+	if _, err := env.ExecuteActivity(a.ComputeWindow, activities.ComputeInput{View: "user_orders", WindowEnd: done, Created: done.Add(time.Hour), Shard: -1}); err != nil {
+		t.Fatal(err)
+	}
+	ends := []time.Time{start.Add(2 * day), done, start.Add(4 * day)}
+	v, err := env.ExecuteActivity(a.ExistingWindows, activities.WindowsInput{View: "user_orders", Ends: ends})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []bool
+	if err := v.Get(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{false, true, false}; !slices.Equal(got, want) {
+		t.Fatalf("existing %v, want %v", got, want)
+	}
+	if _, err := env.ExecuteActivity(a.ExistingWindows, activities.WindowsInput{View: "nope", Ends: ends}); err == nil || !strings.Contains(err.Error(), `unknown view "nope"`) {
+		t.Fatalf("unknown view: %v", err)
+	}
+}

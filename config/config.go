@@ -1,0 +1,163 @@
+// Package config is Skewfree's one configuration: every main (worker,
+// starter, dev and the reader service) reads its settings here, so a new
+// setting is added once. It is pure (the standard library only), so the
+// reader service links neither Temporal nor a cloud SDK by importing it.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"time"
+)
+
+// Config locates everything. FromEnv fills it from the environment, mains
+// then apply their flags; a zero field means the default of the local stack
+// (WithDefaults fills them).
+type Config struct {
+	TemporalAddress string // TEMPORAL_ADDRESS, default 127.0.0.1:7233
+	Namespace       string // TEMPORAL_NAMESPACE, default "default"
+	RedisURL        string // SKEWFREE_REDIS_URL, default redis://127.0.0.1:6379; "none" disables the online store
+	Offline         string // SKEWFREE_OFFLINE, default file://.state/offline
+	Source          string // SKEWFREE_SOURCE, default file://.state/raw
+	// Project names the deployment (SKEWFREE_PROJECT, default "skewfree"):
+	// it qualifies schedule and workflow ids, the task queue and the Redis
+	// key prefix, so several projects share a Temporal namespace and a Redis.
+	// See ValidateProject for the names allowed.
+	Project string
+	// RedisPrefix overrides the online key prefix (SKEWFREE_REDIS_PREFIX).
+	// Default: the project's, see OnlinePrefix. Every process of a project
+	// must agree on it, which is why it is read here and nowhere else.
+	RedisPrefix string
+	// ServingAddr is the reader service's listen address
+	// (SKEWFREE_SERVING_ADDR, default :6566, Feast's port).
+	ServingAddr string
+	// ServingToken is the bearer token the reader service requires
+	// (SKEWFREE_SERVING_TOKEN, default none).
+	ServingToken string
+	// ActivityTimeout and HeartbeatTimeout (SKEWFREE_ACTIVITY_TIMEOUT,
+	// SKEWFREE_HEARTBEAT_TIMEOUT, read by the starter) go into the workflows
+	// this configuration starts; zero: the workflows' defaults (30m, 2m).
+	ActivityTimeout  time.Duration
+	HeartbeatTimeout time.Duration
+	Logger           *slog.Logger // default slog.Default()
+}
+
+// Defaults of the local stack that `make dev` starts.
+const (
+	DefaultTemporalAddress = "127.0.0.1:7233"
+	DefaultNamespace       = "default"
+	DefaultRedisURL        = "redis://127.0.0.1:6379"
+	DefaultOffline         = "file://.state/offline"
+	DefaultSource          = "file://.state/raw"
+	DefaultProject         = "skewfree"
+	DefaultServingAddr     = ":6566"
+	// DefaultRedisPrefix is the default project's online key prefix (the
+	// prefix of every deployment before projects existed).
+	DefaultRedisPrefix = "sf"
+)
+
+// Environment variables, by setting.
+const (
+	EnvTemporalAddress = "TEMPORAL_ADDRESS"
+	EnvNamespace       = "TEMPORAL_NAMESPACE"
+	EnvRedisURL        = "SKEWFREE_REDIS_URL"
+	EnvOffline         = "SKEWFREE_OFFLINE"
+	EnvSource          = "SKEWFREE_SOURCE"
+	EnvProject         = "SKEWFREE_PROJECT"
+	EnvRedisPrefix     = "SKEWFREE_REDIS_PREFIX"
+	EnvServingAddr     = "SKEWFREE_SERVING_ADDR"
+	EnvServingToken    = "SKEWFREE_SERVING_TOKEN"
+)
+
+// FromEnv reads the documented environment variables; unset ones stay
+// zero (the default). getenv is os.Getenv when nil.
+func FromEnv(getenv func(string) string) Config {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return Config{
+		TemporalAddress: getenv(EnvTemporalAddress),
+		Namespace:       getenv(EnvNamespace),
+		RedisURL:        getenv(EnvRedisURL),
+		Offline:         getenv(EnvOffline),
+		Source:          getenv(EnvSource),
+		Project:         getenv(EnvProject),
+		RedisPrefix:     getenv(EnvRedisPrefix),
+		ServingAddr:     getenv(EnvServingAddr),
+		ServingToken:    getenv(EnvServingToken),
+	}
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	set := func(p *string, def string) {
+		if *p == "" {
+			*p = def
+		}
+	}
+	set(&c.TemporalAddress, DefaultTemporalAddress)
+	set(&c.Namespace, DefaultNamespace)
+	set(&c.RedisURL, DefaultRedisURL)
+	set(&c.Offline, DefaultOffline)
+	set(&c.Source, DefaultSource)
+	set(&c.Project, DefaultProject)
+	set(&c.ServingAddr, DefaultServingAddr)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports settings that cannot work (today: the project name).
+func (c Config) Validate() error {
+	if c.Project == "" {
+		return nil // the default
+	}
+	return ValidateProject(c.Project)
+}
+
+// OnlinePrefix is the Redis key prefix of the configuration: RedisPrefix if
+// set, else the project's (ProjectRedisPrefix).
+func (c Config) OnlinePrefix() string {
+	if c.RedisPrefix != "" {
+		return c.RedisPrefix
+	}
+	return ProjectRedisPrefix(c.Project)
+}
+
+// maxProjectLen bounds project names: they prefix every id.
+const maxProjectLen = 40
+
+var projectRE = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+
+// ValidateProject checks a project name: 1 to 40 characters, lowercase
+// letters, digits, '-' and '_', starting with a letter. Names never hold
+// '.', which separates the project from the names it qualifies, so the ids
+// of two projects cannot collide.
+func ValidateProject(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("project name is empty (unset %s for the default %q)", EnvProject, DefaultProject)
+	case len(name) > maxProjectLen:
+		return fmt.Errorf("project name %q is %d characters long, more than %d", name, len(name), maxProjectLen)
+	case !projectRE.MatchString(name):
+		return fmt.Errorf("project name %q is invalid: want lowercase letters, digits, '-' or '_', starting with a letter", name)
+	}
+	return nil
+}
+
+// Qualify returns name as project uses it: name itself for the default
+// project (so deployments from before projects keep their ids, task queue
+// and keys) and "<project>.<name>" for every other project.
+func Qualify(project, name string) string {
+	if project == "" || project == DefaultProject {
+		return name
+	}
+	return project + "." + name
+}
+
+// ProjectRedisPrefix is a project's online key prefix: "sf" for the default
+// project, "<project>.sf" for others.
+func ProjectRedisPrefix(project string) string { return Qualify(project, DefaultRedisPrefix) }

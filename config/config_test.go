@@ -1,0 +1,84 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/skewfree/skewfree/config"
+)
+
+func TestValidateProject(t *testing.T) {
+	cases := []struct {
+		name    string
+		wantErr string
+	}{
+		{"skewfree", ""},
+		{"team-a", ""},
+		{"fraud_v2", ""},
+		{"a", ""},
+		{strings.Repeat("p", 40), ""},
+		{"", "empty"},
+		{strings.Repeat("p", 41), "more than 40"},
+		{"Team", "invalid"},
+		{"team.a", "invalid"},
+		{"team a", "invalid"},
+		{"9lives", "invalid"},
+		{"-x", "invalid"},
+		{"a{b}", "invalid"},
+		{"é", "invalid"},
+	}
+	for _, c := range cases {
+		err := config.ValidateProject(c.name)
+		if c.wantErr == "" {
+			if err != nil {
+				t.Errorf("%q: %v", c.name, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.wantErr) || !strings.Contains(err.Error(), "project name") {
+			t.Errorf("%q: error %v, want one naming the project and containing %q", c.name, err, c.wantErr)
+		}
+	}
+}
+
+func TestFromEnvAndDefaults(t *testing.T) {
+	env := map[string]string{
+		config.EnvProject: "team-b", config.EnvRedisURL: "redis://h:1", config.EnvServingToken: "tok",
+	}
+	c := config.FromEnv(func(k string) string { return env[k] }).WithDefaults()
+	if c.Project != "team-b" || c.RedisURL != "redis://h:1" || c.ServingToken != "tok" {
+		t.Fatalf("from env: %+v", c)
+	}
+	if c.TemporalAddress != config.DefaultTemporalAddress || c.Offline != config.DefaultOffline || c.ServingAddr != config.DefaultServingAddr || c.Logger == nil {
+		t.Fatalf("defaults not filled: %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bad := config.FromEnv(func(k string) string { return map[string]string{config.EnvProject: "Team B"}[k] })
+	if err := bad.Validate(); err == nil {
+		t.Fatal("an invalid SKEWFREE_PROJECT passed Validate")
+	}
+}
+
+func TestProjectNames(t *testing.T) {
+	cases := []struct {
+		project, name, want, prefix string
+	}{
+		{"", "materialize-v", "materialize-v", "sf"},
+		{"skewfree", "materialize-v", "materialize-v", "sf"},
+		{"team-a", "materialize-v", "team-a.materialize-v", "team-a.sf"},
+		{"sf", "skewfree", "sf.skewfree", "sf.sf"},
+	}
+	for _, c := range cases {
+		if got := config.Qualify(c.project, c.name); got != c.want {
+			t.Errorf("Qualify(%q, %q) = %q, want %q", c.project, c.name, got, c.want)
+		}
+		if got := (config.Config{Project: c.project}).OnlinePrefix(); got != c.prefix {
+			t.Errorf("project %q: online prefix %q, want %q", c.project, got, c.prefix)
+		}
+	}
+	if got := (config.Config{Project: "team-a", RedisPrefix: "x"}).OnlinePrefix(); got != "x" {
+		t.Errorf("explicit prefix ignored: %q", got)
+	}
+}
