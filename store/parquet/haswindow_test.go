@@ -78,7 +78,7 @@ func TestHasWindowAfterWrite(t *testing.T) {
 		_ = cnt.Append(features.IntValue(int64(i)))
 	}
 	f.Columns = []*features.Column{cnt}
-	if _, err := st.WriteWindow(ctx, "v", end, -1, f, "fp"); err != nil {
+	if _, err := st.WriteWindow(ctx, "v", end, end.Add(time.Minute), -1, f, "fp"); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
