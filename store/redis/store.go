@@ -38,6 +38,11 @@ type Options struct {
 	// Now is the writer's clock, used only to skip rows that have already
 	// expired. Default time.Now.
 	Now func() time.Time
+	// PingInterval is how long Watch's subscription may stay quiet before
+	// it is pinged, and how long a ping may go unanswered before the
+	// subscription counts as lost (its subscriber then stops caching until
+	// it is back). Default 1s.
+	PingInterval time.Duration
 	// Logger receives warnings (lost pub/sub connection). Default slog.Default().
 	Logger *slog.Logger
 }
@@ -55,6 +60,9 @@ func (o Options) Validate() error {
 	if o.ExpiryGrace < 0 {
 		return fmt.Errorf("redis store: expiry grace %s is negative", o.ExpiryGrace)
 	}
+	if o.PingInterval < 0 {
+		return fmt.Errorf("redis store: ping interval %s is negative", o.PingInterval)
+	}
 	return nil
 }
 
@@ -67,6 +75,9 @@ func (o *Options) init() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.PingInterval == 0 {
+		o.PingInterval = time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
