@@ -154,24 +154,11 @@ func run(log *slog.Logger) error {
 		return err
 	}
 
-	fmt.Printf(`
-Skewfree is up.
-
-  Temporal UI      %s/namespaces/%s/schedules
-  Temporal         %s (namespace %s, task queue %s)
-  Reader service   http://%s  (/healthz /readyz /metrics /catalog)
-  Redis            %s
-  Offline store    %s
-
-Try:
-  curl -s http://%s/get-online-features -d '{"feature_service":"fraud_model","entities":{"user_id":["%s","%s"]},"full_feature_names":true}'
-
-  TEMPORAL_ADDRESS=%s SKEWFREE_REDIS_URL=%s go run ./starter backfill --view product_sales --from %s --to %s --wait
-
-Ctrl-C stops everything.
-`, ts.UIURL(), ts.Namespace(), ts.FrontendAddr(), ts.Namespace(), workflows.TaskQueue, l.Addr(), redisURL, cfg.Offline,
-		l.Addr(), demo.UserID(1), demo.UserID(2), ts.FrontendAddr(), redisURL,
-		today.Add(-48*time.Hour).Format(time.RFC3339), today.Format(time.RFC3339))
+	fmt.Print(banner(bannerInfo{
+		UI: ts.UIURL(), Namespace: ts.Namespace(), Temporal: ts.FrontendAddr(), TaskQueue: workflows.TaskQueue,
+		Serving: l.Addr().String(), RedisURL: redisURL, Offline: cfg.Offline, Users: []string{demo.UserID(1), demo.UserID(2)},
+		From: today.Add(-48 * time.Hour), To: today,
+	}))
 
 	<-ctx.Done()
 	log.Info("stopping")

@@ -131,38 +131,25 @@ func (s *Store) Ping(ctx context.Context) error {
 // NewClient builds a go-redis client from a URL: redis://[user:pass@]host:port[/db]
 // (or rediss:// for TLS) for one server, and redis+cluster://host:port?addr=host2:port2
 // (or rediss+cluster://) for a cluster, seeded with every address given.
+// Its errors show the URL only through Redact.
 func NewClient(url string) (goredis.UniversalClient, error) {
 	scheme, rest, ok := strings.Cut(url, "://")
 	if !ok {
-		return nil, fmt.Errorf("redis store: URL %q has no scheme (want redis://, rediss://, redis+cluster:// or rediss+cluster://)", url)
+		return nil, fmt.Errorf("redis store: URL %q has no scheme (want redis://, rediss://, redis+cluster:// or rediss+cluster://)", Redact(url))
 	}
 	switch scheme {
 	case "redis", "rediss":
 		o, err := goredis.ParseURL(url)
 		if err != nil {
-			return nil, fmt.Errorf("redis store: %w", err)
+			return nil, urlError(url, err)
 		}
 		return goredis.NewClient(o), nil
 	case "redis+cluster", "rediss+cluster":
 		o, err := goredis.ParseClusterURL(strings.TrimSuffix(scheme, "+cluster") + "://" + rest)
 		if err != nil {
-			return nil, fmt.Errorf("redis store: %w", err)
+			return nil, urlError(url, err)
 		}
 		return goredis.NewClusterClient(o), nil
 	}
-	return nil, fmt.Errorf("redis store: URL scheme %q unknown (want redis, rediss, redis+cluster or rediss+cluster)", scheme)
-}
-
-// Redact returns url without its password, for logs.
-func Redact(url string) string {
-	scheme, rest, ok := strings.Cut(url, "://")
-	if !ok {
-		return url
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return url
-	}
-	user, _, _ := strings.Cut(rest[:at], ":")
-	return scheme + "://" + user + ":xxxxx@" + rest[at+1:]
+	return nil, fmt.Errorf("redis store: URL %q: scheme %q unknown (want redis, rediss, redis+cluster or rediss+cluster)", Redact(url), scheme)
 }
