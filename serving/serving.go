@@ -57,7 +57,11 @@ type Store interface {
 	// Fetch returns the raw values of keys, "" for missing ones, in one round
 	// trip per node.
 	Fetch(ctx context.Context, keys []string, dst []string) ([]string, error)
-	// Watch reports changed keys until ctx ends (see redis.Store.Watch).
+	// Watch reports changed keys until ctx ends (see redis.Store.Watch):
+	// fn(nil, true) when the signal is down (forget everything, cache
+	// nothing), fn(keys, false) for changed keys, and fn(nil, false) when
+	// the signal is up. The reader caches only after a call with reset
+	// false, until the next reset.
 	Watch(ctx context.Context, fn func(keys []string, reset bool)) error
 }
 
@@ -95,7 +99,8 @@ type Options struct {
 	Now func() time.Time
 	// CacheEntries bounds the in-process cache of decoded values, in (view,
 	// entity) entries. Default 0: no cache. With a cache, the reader
-	// subscribes to the store's write signal and drops changed entries.
+	// subscribes to the store's write signal and drops changed entries; it
+	// neither reads nor fills the cache while that signal is down.
 	CacheEntries int
 	// CacheTTL bounds how long an entry stays cached. It is the safety net
 	// for a lost write signal; normally entries are dropped by the signal
