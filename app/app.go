@@ -80,7 +80,7 @@ func OpenStores(ctx context.Context, reg *features.Registry, cfg Config) (*Store
 	}
 	if err := online.Ping(ctx); err != nil {
 		rc.Close()
-		return nil, fmt.Errorf("online store at %s: %w", cfg.RedisURL, err)
+		return nil, fmt.Errorf("online store at %s: %w", redisstore.Redact(cfg.RedisURL), err)
 	}
 	s.Online, s.redis = online, rc
 	return s, nil

@@ -26,7 +26,10 @@ func skewCheckCmd(reg *features.Registry) *cobra.Command {
 		Long: `skew-check reads the offline partition of a window (default: the view's newest) and
 the online values of a sample of its entities, and reports every feature value that
 differs. Online holds the newest window per entity, so check the newest window; a
-mismatch means something wrote one store and not the other. Exits 1 on any mismatch.`,
+mismatch means something wrote one store and not the other. A value missing online
+(NOT_FOUND, or OUTSIDE_MAX_AGE) while its offline row is still within the view's TTL at
+the time of the check is a mismatch too: that window's push never happened. Exits 1 on
+any mismatch.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -89,7 +92,11 @@ mismatch means something wrote one store and not the other. Exits 1 on any misma
 			for i, r := range rows {
 				keys[i] = off.Key.Value(r)
 			}
-			reader, err := serving.New(reg, stores.Online, serving.Options{})
+			// The check's reference time is taken by the reader after its
+			// Redis read, so a key Redis expired before the read is past
+			// its TTL at the reference time too (not a false mismatch).
+			var ref time.Time
+			reader, err := serving.New(reg, stores.Online, serving.Options{Now: func() time.Time { ref = time.Now(); return ref }})
 			if err != nil {
 				return err
 			}
@@ -98,17 +105,25 @@ mismatch means something wrote one store and not the other. Exits 1 on any misma
 			if err != nil {
 				return err
 			}
-			var mismatches, newer, stale int
+			var mismatches, newer, expired int
 			out := cmd.OutOrStdout()
 			for i, r := range rows {
+				event := features.FromMicros(off.Time[r])
+				withinTTL := v.TTL == 0 || !ref.After(event.Add(v.TTL)) // ref - TTL <= event_timestamp, as the reader
 				for j, c := range off.Columns {
 					got, want := res.Rows[i][j], c.Value(r)
 					switch {
-					case got.Status == serving.Present && got.EventTime.After(features.FromMicros(off.Time[r])):
+					case got.Status == serving.Present && got.EventTime.After(event):
 						newer++ // a newer window is online: not this window's business
+					case got.Status != serving.Present && !withinTTL:
+						expired++ // past its TTL offline too: absent online as it should be
 					case got.Status != serving.Present:
-						stale++
-					case got.EventTime.Before(features.FromMicros(off.Time[r])):
+						mismatches++ // this window's value should be served and is not
+						if mismatches <= 10 {
+							fmt.Fprintf(out, "MISMATCH %s=%s %s: %s online, but the offline row from %s is within the TTL (%s) at %s\n", ent.JoinKey, keys[i], c.Name,
+								got.Status, event.Format(time.RFC3339), v.TTL, ref.Format(time.RFC3339))
+						}
+					case got.EventTime.Before(event):
 						mismatches++ // this window never reached the online store
 						if mismatches <= 10 {
 							fmt.Fprintf(out, "MISMATCH %s=%s %s: online is from %s, offline from %s\n", ent.JoinKey, keys[i], c.Name,
@@ -122,8 +137,8 @@ mismatch means something wrote one store and not the other. Exits 1 on any misma
 					}
 				}
 			}
-			fmt.Fprintf(out, "%s window %s: %d entities x %d features checked: %d mismatches, %d values newer online, %d not present online (expired or missing)\n",
-				v.Name, stamp, len(rows), len(off.Columns), mismatches, newer, stale)
+			fmt.Fprintf(out, "%s window %s: %d entities x %d features checked: %d mismatches, %d values newer online, %d expired (past TTL offline, absent online)\n",
+				v.Name, stamp, len(rows), len(off.Columns), mismatches, newer, expired)
 			if mismatches > 0 {
 				return fmt.Errorf("%d online values differ from the offline rows", mismatches)
 			}

@@ -179,28 +179,12 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 
-	fmt.Printf(`
-Skewfree is up.
-
-  Temporal UI      %s/namespaces/%s/schedules
-  Temporal         %s (namespace %s, task queue %s)
-  Reader service   http://%s  (/healthz /readyz /metrics /catalog)
-  Redis            %s
-  Offline store    %s
-
-Try:
-  curl -s http://%s/get-online-features -d '{"feature_service":"fraud_model","entities":{"user_id":["%s","%s"]},"full_feature_names":true}'
-
-  TEMPORAL_ADDRESS=%s SKEWFREE_REDIS_URL=%s go run ./starter backfill --view product_sales --from %s --to %s --wait
-
-  %s
-      (a training set for the sample labels in %s; %s is the same table as Parquet)
-
-Ctrl-C stops everything.
-`, ts.UIURL(), ts.Namespace(), ts.FrontendAddr(), ts.Namespace(), workflows.Project(cfg.Project).TaskQueue(), l.Addr(), redisURL, cfg.Offline,
-		l.Addr(), demo.UserID(1), demo.UserID(2), ts.FrontendAddr(), redisURL,
-		today.Add(-48*time.Hour).Format(time.RFC3339), today.Format(time.RFC3339),
-		sample.TrainingSetCommand(*state), filepath.Join(*state, sample.EntitiesCSV), sample.EntitiesParquet)
+	fmt.Print(banner(bannerInfo{
+		UI: ts.UIURL(), Namespace: ts.Namespace(), Temporal: ts.FrontendAddr(), TaskQueue: workflows.Project(cfg.Project).TaskQueue(),
+		Serving: l.Addr().String(), RedisURL: redisURL, Offline: cfg.Offline, Users: []string{demo.UserID(1), demo.UserID(2)},
+		From: today.Add(-48 * time.Hour), To: today,
+		TrainingSet: sample.TrainingSetCommand(*state), LabelsCSV: filepath.Join(*state, sample.EntitiesCSV), LabelsParquet: sample.EntitiesParquet,
+	}))
 
 	<-ctx.Done()
 	log.Info("stopping")

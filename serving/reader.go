@@ -21,22 +21,40 @@ type Reader struct {
 	store Store
 	opts  Options
 	plans planCache
+	// schemas remap values written by other definitions of a view.
+	schemas schemaCache
 
 	cache *otter.Cache[string, *entry]
 	// gen counts cache invalidations: a value fetched while one happened may
-	// predate the write that caused it, so it is not cached.
-	gen    atomic.Uint64
+	// predate the write that caused it, so it is not cached (see store).
+	gen atomic.Uint64
+	// live is whether the store's write signal is known to reach us: the
+	// cache is neither read nor filled while it is not.
+	live   atomic.Bool
+	hooks  hooks
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	hits, misses, storeErrors, mismatches, unreadable atomic.Uint64
+	hits, misses, storeErrors, mismatches, unreadable, defNotFound atomic.Uint64
+}
+
+// hooks let tests force interleavings; all nil outside tests.
+type hooks struct {
+	// beforeCacheSet runs between the generation check and the cache write
+	// of a fetched value.
+	beforeCacheSet func(key string)
+	// afterSignal runs after the reader handled a write signal.
+	afterSignal func(keys []string, reset bool)
 }
 
 // entry is one decoded (view, entity) value; immutable once built.
 type entry struct {
 	found bool
 	h     onlinecodec.Header
-	vals  []features.Value
+	vals  []features.Value // in the registry view's order
+	// missing, for a value of another definition, marks the features it
+	// does not hold (by name and type): NOT_FOUND. nil: it holds them all.
+	missing []bool
 }
 
 var notFound = &entry{}
@@ -44,11 +62,15 @@ var notFound = &entry{}
 // New returns a reader of reg's features from store. With a cache it starts
 // a goroutine that follows the store's write signal until Close.
 func New(reg *features.Registry, store Store, opts Options) (*Reader, error) {
+	return newReader(reg, store, opts, hooks{})
+}
+
+func newReader(reg *features.Registry, store Store, opts Options, h hooks) (*Reader, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	opts.init()
-	r := &Reader{reg: reg, store: store, opts: opts, plans: planCache{seed: maphash.MakeSeed(), plans: map[uint64][]*plan{}, bySlce: map[sliceID]*plan{}}}
+	r := &Reader{reg: reg, store: store, opts: opts, hooks: h, plans: planCache{seed: maphash.MakeSeed(), plans: map[uint64][]*plan{}, bySlce: map[sliceID]*plan{}}}
 	if opts.CacheEntries > 0 {
 		c, err := otter.New(&otter.Options[string, *entry]{
 			MaximumSize:      opts.CacheEntries,
@@ -78,21 +100,48 @@ func (r *Reader) Close() error {
 	return nil
 }
 
+// invalidate follows the store's write signal (see Store.Watch): reset
+// drops everything and stops caching until the signal is live again, which
+// any later call says.
 func (r *Reader) invalidate(keys []string, reset bool) {
 	r.gen.Add(1)
 	if reset {
+		r.live.Store(false)
 		r.cache.InvalidateAll()
+	} else {
+		for _, k := range keys {
+			r.cache.Invalidate(k)
+		}
+		r.live.Store(true)
+	}
+	if r.hooks.afterSignal != nil {
+		r.hooks.afterSignal(keys, reset)
+	}
+}
+
+// cacheSet caches a value fetched while the generation was gen. The value
+// may predate a write whose signal arrived since; the signal's handler
+// (invalidate) bumps the generation before it drops keys, so checking the
+// generation again after the write closes the race: either invalidate's
+// drop comes after our write and removes it, or we see the new generation
+// and remove it ourselves.
+func (r *Reader) cacheSet(key string, e *entry, gen uint64) {
+	if r.gen.Load() != gen || !r.live.Load() {
 		return
 	}
-	for _, k := range keys {
-		r.cache.Invalidate(k)
+	if r.hooks.beforeCacheSet != nil {
+		r.hooks.beforeCacheSet(key)
+	}
+	r.cache.Set(key, e)
+	if r.gen.Load() != gen {
+		r.cache.Invalidate(key)
 	}
 }
 
 // Stats returns the reader's counters.
 func (r *Reader) Stats() Stats {
 	return Stats{CacheHits: r.hits.Load(), CacheMisses: r.misses.Load(), StoreErrors: r.storeErrors.Load(),
-		FingerprintMismatches: r.mismatches.Load(), Unreadable: r.unreadable.Load()}
+		FingerprintMismatches: r.mismatches.Load(), DefinitionNotFound: r.defNotFound.Load(), Unreadable: r.unreadable.Load()}
 }
 
 // Get reads features ("view:feature" references) for every entity row.
@@ -143,7 +192,7 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 	buf.keys = keys
 	entries := make([]*entry, len(keys))
 	miss := buf.miss[:0]
-	if r.cache != nil {
+	if r.cache != nil && r.live.Load() {
 		for i, k := range keys {
 			if e, ok := r.cache.GetIfPresent(k); ok {
 				entries[i] = e
@@ -188,18 +237,50 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 			}
 			backing = make([]features.Value, 0, n)
 		}
+		var later []int // positions in miss of values that wait for a schema
 		for j, i := range miss {
 			var dst []features.Value
 			if backing != nil {
 				dst = backing[len(backing):len(backing):cap(backing)]
 			}
 			e := r.decode(raw[j], &p.views[i%nv], dst)
-			if backing != nil && e.found {
+			if e == nil {
+				later = append(later, j)
+				continue
+			}
+			if backing != nil && e.found && e.missing == nil {
 				backing = backing[:len(backing)+len(e.vals)]
 			}
 			entries[i] = e
-			if r.cache != nil && r.gen.Load() == gen {
-				r.cache.Set(keys[i], e)
+			if r.cache != nil {
+				r.cacheSet(keys[i], e, gen)
+			}
+		}
+		// Values of a definition not met before: one more round trip per
+		// new fingerprint, once per process.
+		for _, j := range later {
+			i := miss[j]
+			v := &p.views[i%nv]
+			h, err := onlinecodec.DecodeHeader(raw[j])
+			if err != nil {
+				return nil, fmt.Errorf("serving: %w", err) // decode read it a moment ago
+			}
+			if _, ok := r.schemas.cached(schemaID{v.name, h.Fingerprint}); !ok {
+				if _, err := r.loadSchema(ctx, schemaID{v.name, h.Fingerprint}); err != nil {
+					if ctx.Err() != nil {
+						return nil, fmt.Errorf("serving: %w", ctx.Err())
+					}
+					r.storeErrors.Add(1)
+					return nil, fmt.Errorf("serving: %w: %w", ErrUnavailable, err)
+				}
+			}
+			e := r.decode(raw[j], v, nil)
+			if e == nil { // the cache was full: no schema kept
+				e = r.foreign(&remap{}, v, &entry{})
+			}
+			entries[i] = e
+			if r.cache != nil {
+				r.cacheSet(keys[i], e, gen)
 			}
 		}
 	}
@@ -210,6 +291,7 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 	}
 	now := features.Micros(r.opts.Now())
 	cells := make([]FeatureValue, rows*len(p.cols))
+	var defNotFound uint64
 	// Status and event time are per (row, view): work them out once.
 	status := make([]Status, nv)
 	times := make([]time.Time, nv)
@@ -230,11 +312,23 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 		row := cells[i*len(p.cols) : (i+1)*len(p.cols) : (i+1)*len(p.cols)]
 		for j, c := range p.cols {
 			row[j].Status, row[j].EventTime = status[c.view], times[c.view]
+			if status[c.view] == NotFound {
+				continue
+			}
+			e := entries[i*nv+c.view]
+			if e.missing != nil && e.missing[c.pos] {
+				row[j].Status, row[j].EventTime = NotFound, time.Time{}
+				defNotFound++
+				continue
+			}
 			if status[c.view] == Present {
-				row[j].Value = entries[i*nv+c.view].vals[c.pos]
+				row[j].Value = e.vals[c.pos]
 			}
 		}
 		res.Rows[i] = row
+	}
+	if defNotFound > 0 {
+		r.defNotFound.Add(defNotFound)
 	}
 	return res, nil
 }
@@ -242,7 +336,9 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 // decode turns a raw value into an entry, checking it against the view's
 // current definition. The entry owns its values (strings share raw's memory),
 // so it can be cached and shared.
-// dst, when not nil, is where the values go.
+// dst, when not nil, is where the values go (unless the value was written by
+// another definition). It returns nil for a value of another definition
+// whose schema is not cached yet: load it and decode again.
 func (r *Reader) decode(raw string, v *viewPlan, dst []features.Value) *entry {
 	if raw == "" {
 		return notFound
@@ -256,23 +352,24 @@ func (r *Reader) decode(raw string, v *viewPlan, dst []features.Value) *entry {
 		r.opts.Logger.Warn("serving: unreadable online value", "view", v.name, "err", err)
 		return notFound
 	}
-	if h.Fingerprint != v.fingerprint {
-		r.mismatches.Add(1)
-		if r.opts.StrictFingerprint {
-			return notFound
-		}
+	if h.Fingerprint == v.fingerprint {
+		// The writer checked the layout; this only keeps a corrupt value
+		// from indexing out of range.
 		if len(vals) != len(v.types) {
 			r.unreadable.Add(1)
 			return notFound
 		}
-		for i, t := range v.types {
-			if !vals[i].IsNull() && vals[i].Type() != t {
-				r.unreadable.Add(1)
-				return notFound
-			}
+		return &entry{found: true, h: h, vals: vals}
+	}
+	m := &remap{} // strict: nothing matches
+	if !r.opts.StrictFingerprint {
+		var ok bool
+		if m, ok = r.schemas.cached(schemaID{v.name, h.Fingerprint}); !ok {
+			return nil
 		}
 	}
-	return &entry{found: true, h: h, vals: vals}
+	r.mismatches.Add(1)
+	return r.foreign(m, v, &entry{h: h, vals: vals})
 }
 
 // checkEntities validates the entity columns against the plan and returns

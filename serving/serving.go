@@ -57,8 +57,23 @@ type Store interface {
 	// Fetch returns the raw values of keys, "" for missing ones, in one round
 	// trip per node.
 	Fetch(ctx context.Context, keys []string, dst []string) ([]string, error)
-	// Watch reports changed keys until ctx ends (see redis.Store.Watch).
+	// Watch reports changed keys until ctx ends (see redis.Store.Watch):
+	// fn(nil, true) when the signal is down (forget everything, cache
+	// nothing), fn(keys, false) for changed keys, and fn(nil, false) when
+	// the signal is up. The reader caches only after a call with reset
+	// false, until the next reset.
 	Watch(ctx context.Context, fn func(keys []string, reset bool)) error
+}
+
+// SchemaStore is an optional ability of a Store, found by type assertion:
+// the names and types of the features in values written by one definition
+// (fingerprint) of a view. With it, a value written by another definition
+// than the registry's serves the features that match by name and type;
+// without it, such values are NOT_FOUND. *redis.Store implements it.
+type SchemaStore interface {
+	// Schema returns the features, in stored order, of view's values written
+	// with fingerprint; found is false when the store has none.
+	Schema(ctx context.Context, view, fingerprint string) (feats []features.Feature, found bool, err error)
 }
 
 // ErrUnavailable is wrapped by errors from Get when the online store could
@@ -84,18 +99,22 @@ type Options struct {
 	Now func() time.Time
 	// CacheEntries bounds the in-process cache of decoded values, in (view,
 	// entity) entries. Default 0: no cache. With a cache, the reader
-	// subscribes to the store's write signal and drops changed entries.
+	// subscribes to the store's write signal and drops changed entries; it
+	// neither reads nor fills the cache while that signal is down.
 	CacheEntries int
 	// CacheTTL bounds how long an entry stays cached. It is the safety net
 	// for a lost write signal; normally entries are dropped by the signal
 	// first. Default 1 minute.
 	CacheTTL time.Duration
-	// StrictFingerprint makes a value computed by a different definition of
-	// its view (its fingerprint differs from the registry's) NOT_FOUND.
-	// Default false: such values are served when their stored layout (count
-	// and types of features) still matches the view's, and counted in
-	// Stats.FingerprintMismatches — deploys of a new definition then do not
-	// blank features until the next run rewrites them.
+	// StrictFingerprint makes every feature of a value computed by a
+	// different definition of its view (its fingerprint differs from the
+	// registry's) NOT_FOUND. Default false: from such a value, a feature is
+	// served when the definition that wrote it has a feature of the same
+	// name and type (looked up once per fingerprint through SchemaStore),
+	// and is NOT_FOUND otherwise — never matched by position, so a renamed,
+	// retyped or reordered feature never serves another feature's number.
+	// Deploys of a new definition then blank only what changed until the
+	// next run rewrites it. Both are counted in Stats.
 	StrictFingerprint bool
 	// Logger receives warnings (corrupt values). Default slog.Default().
 	Logger *slog.Logger
@@ -168,6 +187,10 @@ type Result struct {
 type Stats struct {
 	CacheHits, CacheMisses uint64
 	StoreErrors            uint64 // failed Fetch calls
-	FingerprintMismatches  uint64 // values computed by another definition
-	Unreadable             uint64 // corrupt values or layouts that no longer match: NOT_FOUND
+	FingerprintMismatches  uint64 // (view, entity) values computed by another definition
+	// DefinitionNotFound counts feature values answered NOT_FOUND although
+	// a value was stored, because the definition that wrote it has no
+	// feature of that name and type (or is unknown, or StrictFingerprint).
+	DefinitionNotFound uint64
+	Unreadable         uint64 // corrupt values, or values that contradict their schema: NOT_FOUND
 }

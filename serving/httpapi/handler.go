@@ -138,6 +138,7 @@ func New(reg *features.Registry, reader Reader, ping Pinger, opts Options) (http
 		stat("skewfree_serving_cache_misses_total", "Online values read from Redis.", func(s serving.Stats) uint64 { return s.CacheMisses }),
 		stat("skewfree_serving_redis_errors_total", "Online reads that failed because Redis did not answer.", func(s serving.Stats) uint64 { return s.StoreErrors }),
 		stat("skewfree_serving_fingerprint_mismatches_total", "Values computed by another definition of their view.", func(s serving.Stats) uint64 { return s.FingerprintMismatches }),
+		stat("skewfree_serving_definition_not_found_total", "Feature values answered NOT_FOUND because the stored value's definition has no feature of that name and type.", func(s serving.Stats) uint64 { return s.DefinitionNotFound }),
 		stat("skewfree_serving_unreadable_values_total", "Stored values that could not be decoded or no longer fit their view.", func(s serving.Stats) uint64 { return s.Unreadable }),
 	} {
 		if err := opts.Registerer.Register(c); err != nil {

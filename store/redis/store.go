@@ -38,6 +38,11 @@ type Options struct {
 	// Now is the writer's clock, used only to skip rows that have already
 	// expired. Default time.Now.
 	Now func() time.Time
+	// PingInterval is how long Watch's subscription may stay quiet before
+	// it is pinged, and how long a ping may go unanswered before the
+	// subscription counts as lost (its subscriber then stops caching until
+	// it is back). Default 1s.
+	PingInterval time.Duration
 	// Logger receives warnings (lost pub/sub connection). Default slog.Default().
 	Logger *slog.Logger
 }
@@ -55,6 +60,9 @@ func (o Options) Validate() error {
 	if o.ExpiryGrace < 0 {
 		return fmt.Errorf("redis store: expiry grace %s is negative", o.ExpiryGrace)
 	}
+	if o.PingInterval < 0 {
+		return fmt.Errorf("redis store: ping interval %s is negative", o.PingInterval)
+	}
 	return nil
 }
 
@@ -67,6 +75,9 @@ func (o *Options) init() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.PingInterval == 0 {
+		o.PingInterval = time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -120,38 +131,25 @@ func (s *Store) Ping(ctx context.Context) error {
 // NewClient builds a go-redis client from a URL: redis://[user:pass@]host:port[/db]
 // (or rediss:// for TLS) for one server, and redis+cluster://host:port?addr=host2:port2
 // (or rediss+cluster://) for a cluster, seeded with every address given.
+// Its errors show the URL only through Redact.
 func NewClient(url string) (goredis.UniversalClient, error) {
 	scheme, rest, ok := strings.Cut(url, "://")
 	if !ok {
-		return nil, fmt.Errorf("redis store: URL %q has no scheme (want redis://, rediss://, redis+cluster:// or rediss+cluster://)", url)
+		return nil, fmt.Errorf("redis store: URL %q has no scheme (want redis://, rediss://, redis+cluster:// or rediss+cluster://)", Redact(url))
 	}
 	switch scheme {
 	case "redis", "rediss":
 		o, err := goredis.ParseURL(url)
 		if err != nil {
-			return nil, fmt.Errorf("redis store: %w", err)
+			return nil, urlError(url, err)
 		}
 		return goredis.NewClient(o), nil
 	case "redis+cluster", "rediss+cluster":
 		o, err := goredis.ParseClusterURL(strings.TrimSuffix(scheme, "+cluster") + "://" + rest)
 		if err != nil {
-			return nil, fmt.Errorf("redis store: %w", err)
+			return nil, urlError(url, err)
 		}
 		return goredis.NewClusterClient(o), nil
 	}
-	return nil, fmt.Errorf("redis store: URL scheme %q unknown (want redis, rediss, redis+cluster or rediss+cluster)", scheme)
-}
-
-// Redact returns url without its password, for logs.
-func Redact(url string) string {
-	scheme, rest, ok := strings.Cut(url, "://")
-	if !ok {
-		return url
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return url
-	}
-	user, _, _ := strings.Cut(rest[:at], ":")
-	return scheme + "://" + user + ":xxxxx@" + rest[at+1:]
+	return nil, fmt.Errorf("redis store: URL %q: scheme %q unknown (want redis, rediss, redis+cluster or rediss+cluster)", Redact(url), scheme)
 }

@@ -261,6 +261,9 @@ func TestWatchSignalsChangedKeys(t *testing.T) {
 	if g := <-got; !g.reset {
 		t.Fatalf("first signal should be a reset, got %+v", g)
 	}
+	if g := <-got; g.reset || len(g.keys) != 0 {
+		t.Fatalf("second signal should say the subscription is up, got %+v", g)
+	}
 	if _, err := s.Write(ctx, "user_orders", frame(t, reg, "user_orders", []string{"a", "b"}, t0, t0, 1)); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,9 @@ package redis
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -9,47 +12,90 @@ import (
 	"github.com/skewfree/skewfree/internal/onlinecodec"
 )
 
+// errNoPong says the subscription's connection stopped answering: a
+// half-open connection (a dead peer, a dropped NAT entry, a stopped server)
+// that no read error would ever reveal.
+var errNoPong = errors.New("no answer to ping")
+
 // Watch calls fn with the keys of every write batch, as published by Write,
-// until ctx is done. Pub/sub delivers at most once, so whenever the
-// subscription is (re)established — at start and after a lost connection,
-// when messages may have been missed — fn is called with reset set and no
-// keys: the caller must then forget everything. fn runs on Watch's goroutine.
-// Watch returns ctx's error.
+// until ctx is done. fn runs on Watch's goroutine:
+//
+//   - fn(nil, true): the subscription is down (at start, after a lost
+//     connection, or when a ping went unanswered for Options.PingInterval):
+//     messages may be missed, so the caller must forget everything and
+//     cache nothing until the next call.
+//   - fn(keys, false): keys changed, and the subscription is live. The first
+//     call after a reset has no keys: the subscription is established and
+//     every later write will be reported.
+//
+// Watch pings the subscription's connection when it has been quiet for
+// Options.PingInterval, and treats a ping left unanswered for another
+// interval like a lost connection: it resets the caller, closes the
+// connection and subscribes again. Watch returns ctx's error.
 func (s *Store) Watch(ctx context.Context, fn func(keys []string, reset bool)) error {
+	fn(nil, true)
+	backoff := 50 * time.Millisecond
+	for {
+		up, err := s.watchOnce(ctx, fn)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		fn(nil, true)
+		s.opts.Logger.Warn("redis store: write signal subscription lost", "err", err)
+		if up {
+			backoff = 50 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// watchOnce follows one subscription until it fails; up says whether it
+// was established.
+func (s *Store) watchOnce(ctx context.Context, fn func(keys []string, reset bool)) (up bool, err error) {
 	ps := s.client.Subscribe(ctx, onlinecodec.Channel(s.opts.Prefix))
 	// Receive blocks in a network read that ctx cannot interrupt; closing
 	// the subscription can.
 	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
 	defer stop()
 	defer ps.Close()
-	backoff := 50 * time.Millisecond
+	pinged := false
 	for {
-		msg, err := ps.Receive(ctx)
+		msg, err := ps.ReceiveTimeout(ctx, s.opts.PingInterval)
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return up, ctx.Err()
 		}
 		if err != nil {
-			// go-redis reconnects and resubscribes on the next Receive; the
-			// resulting *Subscription message resets the caller again.
-			s.opts.Logger.Warn("redis store: write signal subscription lost", "err", err)
-			fn(nil, true)
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(backoff):
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				return up, err
 			}
-			backoff = min(2*backoff, 2*time.Second)
+			if pinged {
+				return up, fmt.Errorf("%w within %s", errNoPong, s.opts.PingInterval)
+			}
+			if err := ps.Ping(ctx); err != nil {
+				return up, err
+			}
+			pinged = true
 			continue
 		}
+		pinged = false // any message shows the connection works
 		switch m := msg.(type) {
 		case *goredis.Subscription:
-			backoff = 50 * time.Millisecond
-			fn(nil, true)
+			if m.Kind == "subscribe" {
+				up = true
+				fn(nil, false)
+			}
 		case *goredis.Message:
 			keys, err := onlinecodec.DecodeSignal(m.Payload)
 			if err != nil {
 				s.opts.Logger.Warn("redis store: bad write signal; dropping everything", "err", err)
 				fn(nil, true)
+				fn(nil, false)
 				continue
 			}
 			fn(keys, false)

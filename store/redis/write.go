@@ -101,6 +101,13 @@ func (s *Store) Write(ctx context.Context, view string, f *features.Frame) (Writ
 		cols[i] = c
 	}
 	h := onlinecodec.Header{Fingerprint: s.reg.Fingerprint(view)}
+	if f.Len() > 0 {
+		// Before any value: a reader that meets this fingerprint must find
+		// what it means (docs/format/online.md, "Schemas").
+		if err := s.publishSchema(ctx, v, h.Fingerprint); err != nil {
+			return st, fmt.Errorf("redis store: write %s: %w", view, err)
+		}
+	}
 	ttl := v.TTL.Microseconds()
 	grace := s.opts.ExpiryGrace.Microseconds()
 	nowMicros := features.Micros(s.opts.Now())

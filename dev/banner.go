@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	redisstore "github.com/skewfree/skewfree/store/redis"
+)
+
+// bannerInfo is what the "Skewfree is up" banner shows.
+type bannerInfo struct {
+	UI, Namespace, Temporal, TaskQueue string
+	Serving                            string // host:port
+	RedisURL                           string // may hold a password: shown only redacted
+	Offline                            string
+	Users                              []string // two sample entity keys
+	From, To                           time.Time
+	// TrainingSet is a training-set command that works as printed, for the
+	// sample labels in LabelsCSV (LabelsParquet: the same table).
+	TrainingSet, LabelsCSV, LabelsParquet string
+}
+
+// banner is the text dev prints once the stack is up. A Redis URL with a
+// password (SKEWFREE_REDIS_URL) is shown redacted, and the sample command
+// refers to the variable instead of repeating it.
+func banner(b bannerInfo) string {
+	redisEnv := b.RedisURL
+	if redisstore.Redact(b.RedisURL) != b.RedisURL {
+		redisEnv = `"$SKEWFREE_REDIS_URL"`
+	}
+	return fmt.Sprintf(`
+Skewfree is up.
+
+  Temporal UI      %s/namespaces/%s/schedules
+  Temporal         %s (namespace %s, task queue %s)
+  Reader service   http://%s  (/healthz /readyz /metrics /catalog)
+  Redis            %s
+  Offline store    %s
+
+Try:
+  curl -s http://%s/get-online-features -d '{"feature_service":"fraud_model","entities":{"user_id":["%s","%s"]},"full_feature_names":true}'
+
+  TEMPORAL_ADDRESS=%s SKEWFREE_REDIS_URL=%s go run ./starter backfill --view product_sales --from %s --to %s --wait
+
+  %s
+      (a training set for the sample labels in %s; %s is the same table as Parquet)
+
+Ctrl-C stops everything.
+`, b.UI, b.Namespace, b.Temporal, b.Namespace, b.TaskQueue, b.Serving, redisstore.Redact(b.RedisURL), b.Offline,
+		b.Serving, b.Users[0], b.Users[1], b.Temporal, redisEnv,
+		b.From.Format(time.RFC3339), b.To.Format(time.RFC3339),
+		b.TrainingSet, b.LabelsCSV, b.LabelsParquet)
+}
