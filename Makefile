@@ -7,7 +7,7 @@ CORE := ./features/... ./store/... ./trainingset/... ./pipeline/...
 
 test: deps lint
 	$(GO) test -race -count=1 $(CORE)
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e /features -e /store/ -e /trainingset -e /pipeline)
+	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v -e /features -e /store/ -e /trainingset -e /pipeline)
 
 deps:
 	@scripts/deps.sh

@@ -62,10 +62,10 @@ func TestProgressIsPlainWhenNotATerminal(t *testing.T) {
 			if len(lines) != 12 {
 				t.Fatalf("%d lines, want 12:\n%s", len(lines), out)
 			}
-			if want := "backfill backfill-v-x: 0/72 windows (0%): 0 done, 0 failed, 0 elsewhere, 4 running, 0s"; lines[0] != want {
+			if want := "backfill backfill-v-x: 0/72 windows (0%): 0 done, 0 skipped, 0 failed, 0 elsewhere, 4 running, 0s"; lines[0] != want {
 				t.Errorf("first line\n got %s\nwant %s", lines[0], want)
 			}
-			if want := "backfill backfill-v-x: 72/72 windows (100%): 70 done, 2 failed, 0 elsewhere, 0 running, 3m40s"; lines[len(lines)-1] != want {
+			if want := "backfill backfill-v-x: 72/72 windows (100%): 70 done, 0 skipped, 2 failed, 0 elsewhere, 0 running, 3m40s"; lines[len(lines)-1] != want {
 				t.Errorf("last line\n got %s\nwant %s", lines[len(lines)-1], want)
 			}
 		})

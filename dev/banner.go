@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/skewfree/skewfree/config"
 	redisstore "github.com/skewfree/skewfree/store/redis"
 )
 
 // bannerInfo is what the "Skewfree is up" banner shows.
 type bannerInfo struct {
 	UI, Namespace, Temporal, TaskQueue string
+	Project                            string
 	Serving                            string // host:port
 	RedisURL                           string // may hold a password: shown only redacted
 	Offline                            string
@@ -28,6 +30,10 @@ func banner(b bannerInfo) string {
 	if redisstore.Redact(b.RedisURL) != b.RedisURL {
 		redisEnv = `"$SKEWFREE_REDIS_URL"`
 	}
+	projectEnv := ""
+	if b.Project != "" && b.Project != config.DefaultProject {
+		projectEnv = " SKEWFREE_PROJECT=" + b.Project
+	}
 	return fmt.Sprintf(`
 Skewfree is up.
 
@@ -40,14 +46,15 @@ Skewfree is up.
 Try:
   curl -s http://%s/get-online-features -d '{"feature_service":"fraud_model","entities":{"user_id":["%s","%s"]},"full_feature_names":true}'
 
-  TEMPORAL_ADDRESS=%s SKEWFREE_REDIS_URL=%s go run ./starter backfill --view product_sales --from %s --to %s --wait
+  TEMPORAL_ADDRESS=%s SKEWFREE_REDIS_URL=%s%s go run ./starter backfill --view product_sales --from %s --to %s --rerun --wait
+      (re-runs two windows: each run adds a version, see starter history; without --rerun, stored windows are skipped)
 
   %s
       (a training set for the sample labels in %s; %s is the same table as Parquet)
 
 Ctrl-C stops everything.
 `, b.UI, b.Namespace, b.Temporal, b.Namespace, b.TaskQueue, b.Serving, redisstore.Redact(b.RedisURL), b.Offline,
-		b.Serving, b.Users[0], b.Users[1], b.Temporal, redisEnv,
+		b.Serving, b.Users[0], b.Users[1], b.Temporal, redisEnv, projectEnv,
 		b.From.Format(time.RFC3339), b.To.Format(time.RFC3339),
 		b.TrainingSet, b.LabelsCSV, b.LabelsParquet)
 }

@@ -89,10 +89,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	defer stopRedis()
 
+	env := config.FromEnv(nil)
 	cfg := app.Config{
 		TemporalAddress: ts.FrontendAddr(), Namespace: ts.Namespace(), RedisURL: redisURL,
 		Offline: "file://" + filepath.Join(abs, "offline"), Source: "file://" + filepath.Join(abs, "raw"), Logger: log,
-		Project: config.FromEnv(nil).Project,
+		Project: env.Project, RedisPrefix: env.RedisPrefix,
 	}
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -180,7 +181,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 
 	fmt.Print(banner(bannerInfo{
-		UI: ts.UIURL(), Namespace: ts.Namespace(), Temporal: ts.FrontendAddr(), TaskQueue: workflows.Project(cfg.Project).TaskQueue(),
+		UI: ts.UIURL(), Namespace: ts.Namespace(), Temporal: ts.FrontendAddr(), TaskQueue: workflows.Project(cfg.Project).TaskQueue(), Project: cfg.Project,
 		Serving: l.Addr().String(), RedisURL: redisURL, Offline: cfg.Offline, Users: []string{demo.UserID(1), demo.UserID(2)},
 		From: today.Add(-48 * time.Hour), To: today,
 		TrainingSet: sample.TrainingSetCommand(*state), LabelsCSV: filepath.Join(*state, sample.EntitiesCSV), LabelsParquet: sample.EntitiesParquet,

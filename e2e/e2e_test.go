@@ -252,6 +252,8 @@ func TestBackfillRerunRetryAndOnlineParity(t *testing.T) {
 	if len(changes) != 3 || changes[0].Action != "created" || changes[2].Action != "created" {
 		t.Fatalf("first apply: %v", changes)
 	}
+	// Live schedules would start windows on the shared queue in later tests.
+	t.Cleanup(func() { deleteSchedules(s, s.reg) })
 	if again, err := app.Apply(ctx, s.client, s.reg); err != nil || again[0].Action != "unchanged" {
 		t.Fatalf("second apply: %v %v", again, err)
 	}
@@ -357,6 +359,7 @@ func TestBackfillRerunRetryAndOnlineParity(t *testing.T) {
 func TestApplyUpdatesAndDeletesSchedules(t *testing.T) {
 	s := newStack(t)
 	ctx := context.Background()
+	t.Cleanup(func() { deleteSchedules(s, s.reg) })
 	if _, err := app.Apply(ctx, s.client, s.reg); err != nil {
 		t.Fatal(err)
 	}
@@ -410,7 +413,8 @@ func TestApplyUpdatesAndDeletesSchedules(t *testing.T) {
 }
 
 func TestScheduleTriggerRunsItsNominalWindow(t *testing.T) {
-	s := newStack(t)
+	// Its own project: its schedules and queue are no other test's.
+	s := newProjectStack(t, "trigger", "")
 	ctx := context.Background()
 	// The window's run waits at its source read until released, so a
 	// second trigger finds it running.
@@ -418,14 +422,15 @@ func TestScheduleTriggerRunsItsNominalWindow(t *testing.T) {
 	release := make(chan struct{})
 	w := s.worker(func(a *activities.Activities) { a.Sources = gatedSource{a.Sources, release, &reads} })
 	defer w.Stop()
-	if _, err := app.Apply(ctx, s.client, s.reg); err != nil {
+	if _, err := app.ApplyProject(ctx, s.client, s.reg, "trigger"); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { deleteSchedules(s, s.reg) })
 	// Both triggers must fall in one hour.
-	if left := time.Until(time.Now().Truncate(time.Hour).Add(time.Hour)); left < 15*time.Second {
+	if left := time.Until(time.Now().Truncate(time.Hour).Add(time.Hour)); left < 45*time.Second {
 		time.Sleep(left + time.Second)
 	}
-	h := s.client.ScheduleClient().GetHandle(ctx, workflows.ScheduleID("user_activity"))
+	h := s.client.ScheduleClient().GetHandle(ctx, s.project.ScheduleID("user_activity"))
 	trigger := func(seen map[string]bool) string {
 		t.Helper()
 		if err := h.Trigger(ctx, client.ScheduleTriggerOptions{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL}); err != nil {
@@ -456,15 +461,15 @@ func TestScheduleTriggerRunsItsNominalWindow(t *testing.T) {
 	}
 	before := time.Now().UTC()
 	id := trigger(seen)
-	if !strings.HasPrefix(id, "materialize-user_activity-") {
+	if !strings.HasPrefix(id, s.project.ScheduleID("user_activity")+"-") {
 		t.Fatalf("triggered workflow id %q", id)
 	}
-	nominal, err := time.Parse(time.RFC3339, strings.TrimPrefix(id, "materialize-user_activity-"))
+	nominal, err := time.Parse(time.RFC3339, strings.TrimPrefix(id, s.project.ScheduleID("user_activity")+"-"))
 	if err != nil || nominal.Before(before.Add(-time.Second)) {
 		t.Fatalf("id %s does not carry the trigger's nominal time (%v)", id, err)
 	}
 	want := nominal.Truncate(time.Hour)
-	canonical := workflows.MaterializeID("user_activity", want)
+	canonical := s.project.MaterializeID("user_activity", want)
 	// The window runs under its own id, as a child of the triggered run.
 	deadline := time.Now().Add(30 * time.Second)
 	for reads.Load() == 0 {
@@ -706,4 +711,11 @@ func httpGet(t *testing.T, url string) string {
 		t.Fatalf("GET %s: not JSON: %.200s", url, b)
 	}
 	return string(b)
+}
+
+// deleteSchedules removes the stack's project's schedules of reg's views.
+func deleteSchedules(s *stack, reg *features.Registry) {
+	for _, v := range reg.Views() {
+		_ = s.client.ScheduleClient().GetHandle(context.Background(), s.project.ScheduleID(v.Name)).Delete(context.Background())
+	}
 }

@@ -147,7 +147,9 @@ func TestTwoProjectsShareANamespace(t *testing.T) {
 	if _, err := app.Apply(ctx, a.client, registryWithout(t, a.reg, "product_sales", "user_orders", "user_activity")); err != nil {
 		t.Fatal(err)
 	}
-	// A drops product_sales: only A's schedule of it goes.
+	// A drops product_sales: only A's schedule of it goes. Apply finds
+	// schedules to delete by listing them, and the listing lags creation.
+	waitListed(t, a.client, pa.ScheduleID("product_sales"))
 	gotA, err = app.ApplyProject(ctx, a.client, registryWithout(t, a.reg, "product_sales"), "team-a")
 	if err != nil {
 		t.Fatal(err)
@@ -252,4 +254,27 @@ func fileTimes(t *testing.T, s *stack, ends []time.Time) []time.Time {
 		out = append(out, st.ModTime())
 	}
 	return out
+}
+
+// waitListed waits until the schedule listing (visibility, which lags
+// creation) shows id.
+func waitListed(t *testing.T, c client.Client, id string) {
+	t.Helper()
+	ctx := context.Background()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		it, err := c.ScheduleClient().List(ctx, client.ScheduleListOptions{PageSize: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for it.HasNext() {
+			e, err := it.Next()
+			if err != nil {
+				break
+			}
+			if e.ID == id {
+				return
+			}
+		}
+	}
+	t.Fatalf("schedule %s never listed", id)
 }

@@ -26,7 +26,6 @@ func TestTimeoutsReachTheActivities(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var r recorder
 			env := r.env(t)
-			env.RegisterWorkflow(workflows.MaterializeWorkflow)
 			var mu sync.Mutex
 			var seen []*activity.Info
 			env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
@@ -35,13 +34,13 @@ func TestTimeoutsReachTheActivities(t *testing.T) {
 				seen = append(seen, info)
 			})
 			env.SetStartTime(e0.Add(5 * time.Hour))
-			in := workflows.BackfillInput{View: "v", From: e0, To: e0.Add(3 * time.Hour), Cadence: time.Hour, Concurrency: 2, Timeouts: tc.in}
+			in := workflows.BackfillInput{View: "v", From: e0, To: e0.Add(3 * time.Hour), Cadence: time.Hour, Concurrency: 2, Timeouts: tc.in, Rerun: true}
 			env.ExecuteWorkflow(workflows.BackfillWorkflow, in)
 			if err := env.GetWorkflowError(); err != nil {
 				t.Fatal(err)
 			}
-			if len(seen) != 6 { // compute and push of 3 windows
-				t.Fatalf("%d activities ran, want 6", len(seen))
+			if len(seen) != 9 { // compute, push and publish of 3 windows
+				t.Fatalf("%d activities ran, want 9", len(seen))
 			}
 			for _, info := range seen {
 				// The test environment leaves Info.HeartbeatTimeout zero;
