@@ -136,12 +136,15 @@ func (a *Activities) ComputeWindow(ctx context.Context, in ComputeInput) (Comput
 	var opt features.ComputeOptions
 	if hist, ok := a.Offline.(pipeline.HistoryReader); ok {
 		// Entities whose drained row a skipped or failed run never wrote.
-		extra, err := pipeline.NotDrainedKeys(ctx, a.Registry, hist, v, in.WindowEnd)
+		// Runs publish: a drained row whose push failed does not hide an
+		// older value serving still holds.
+		scan := pipeline.DrainScan{Published: true}
+		if in.Shard >= 0 {
+			scan.Shard, scan.Shards = in.Shard, in.Shards
+		}
+		extra, err := pipeline.NotDrainedKeysOf(ctx, a.Registry, hist, v, in.WindowEnd, scan)
 		if err != nil {
 			return ComputeOutput{}, classify(err)
-		}
-		if in.Shard >= 0 {
-			extra = keysOfShard(extra, in.Shard, in.Shards)
 		}
 		opt.ExtraKeys = extra
 		activity.RecordHeartbeat(ctx, "history read")
@@ -338,15 +341,4 @@ func shardOf(ev *features.Frame, joinKey string, i, n int) *features.Frame {
 		}
 	}
 	return ev.Take(rows)
-}
-
-// keysOfShard keeps the keys that fall in shard i of n.
-func keysOfShard(keys *features.Column, i, n int) *features.Column {
-	var rows []int
-	for r := range keys.Valid {
-		if keys.Valid[r] && features.ShardOf(keys, r, n) == i {
-			rows = append(rows, r)
-		}
-	}
-	return (&features.Frame{Key: keys, Time: make([]int64, keys.Len())}).Take(rows).Key
 }

@@ -150,3 +150,67 @@ func TestSkippedDrainWindowActivity(t *testing.T) {
 		}
 	}
 }
+
+// The drain window E2 ran but its push failed (no publication marker):
+// serving still holds key 1's E1 value, so E3 must give key 1 its drained
+// row. Had E2 been published, E3 gives key 1 nothing. Sharded or not.
+func TestUnpublishedDrainWindowActivity(t *testing.T) {
+	for _, shards := range []int{0, 3} {
+		for _, publishE2 := range []bool{false, true} {
+			a, off, reg := hourlySetup(t, func(in features.FuncInput, out []features.Value) error {
+				out[0] = features.IntValue(int64(len(in.Rows)))
+				return nil
+			})
+			v, _ := reg.View("hourly")
+			var s testsuite.WorkflowTestSuite
+			env := s.NewTestActivityEnvironment()
+			env.RegisterActivity(a)
+			var key1 []int64 // key 1's (cnt, f) at E3, if present
+			for _, i := range []int{1, 2, 3} {
+				var ins []activities.ComputeInput
+				if shards == 0 {
+					ins = append(ins, activities.ComputeInput{View: "hourly", WindowEnd: hour(i), Created: hour(i), Shard: -1})
+				}
+				for sh := range shards {
+					ins = append(ins, activities.ComputeInput{View: "hourly", WindowEnd: hour(i), Created: hour(i), Shard: sh, Shards: shards})
+				}
+				var parts []parquet.Partition
+				for _, in := range ins {
+					val, err := env.ExecuteActivity(a.ComputeWindow, in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var out activities.ComputeOutput
+					if err := val.Get(&out); err != nil {
+						t.Fatal(err)
+					}
+					parts = append(parts, out.Partition)
+					if i != 3 {
+						continue
+					}
+					fr, err := parquet.ReadFile(filepath.Join(off.Root(), out.Partition.Path), parquet.HistorySpec(reg.EntityOf(v), v.Features()))
+					if err != nil {
+						t.Fatal(err)
+					}
+					for r, k := range fr.Key.Ints {
+						if k == 1 {
+							key1 = []int64{fr.Columns[0].Ints[r], fr.Columns[1].Ints[r]}
+						}
+					}
+				}
+				if i == 1 || (i == 2 && publishE2) {
+					in := activities.PublishInput{View: "hourly", WindowEnd: hour(i), Created: hour(i), Published: hour(i).Add(time.Minute), Partitions: parts}
+					if _, err := env.ExecuteActivity(a.MarkPublished, in); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if publishE2 && key1 != nil {
+				t.Errorf("shards %d, E2 published: E3 has key 1 row %v, want none", shards, key1)
+			}
+			if !publishE2 && !slices.Equal(key1, []int64{0, 0}) {
+				t.Errorf("shards %d, E2 never published: E3 has key 1 row %v, want the drained row [0 0]", shards, key1)
+			}
+		}
+	}
+}

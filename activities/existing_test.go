@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/skewfree/skewfree/activities"
+	"github.com/skewfree/skewfree/store/parquet"
 )
 
 // ExistingWindows answers per window whether a version is stored, from the
@@ -20,20 +21,39 @@ func TestExistingWindows(t *testing.T) {
 	env.RegisterActivity(a)
 	day := 24 * time.Hour
 	done := start.Add(3 * day)
-	if _, err := env.ExecuteActivity(a.ComputeWindow, activities.ComputeInput{View: "user_orders", WindowEnd: done, Created: done.Add(time.Hour), Shard: -1}); err != nil {
-		t.Fatal(err)
-	}
-	ends := []time.Time{start.Add(2 * day), done, start.Add(4 * day)}
-	v, err := env.ExecuteActivity(a.ExistingWindows, activities.WindowsInput{View: "user_orders", Ends: ends})
+	in := activities.ComputeInput{View: "user_orders", WindowEnd: done, Created: done.Add(time.Hour), Shard: -1}
+	val, err := env.ExecuteActivity(a.ComputeWindow, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []bool
-	if err := v.Get(&got); err != nil {
+	var out activities.ComputeOutput
+	if err := val.Get(&out); err != nil {
 		t.Fatal(err)
 	}
-	if want := []bool{false, true, false}; !slices.Equal(got, want) {
-		t.Fatalf("existing %v, want %v", got, want)
+	ends := []time.Time{start.Add(2 * day), done, start.Add(4 * day)}
+	existing := func() []bool {
+		t.Helper()
+		v, err := env.ExecuteActivity(a.ExistingWindows, activities.WindowsInput{View: "user_orders", Ends: ends})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []bool
+		if err := v.Get(&got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	// Computed but not published (its push never finished): not stored for
+	// good, a backfill must run it again.
+	if got, want := existing(), []bool{false, false, false}; !slices.Equal(got, want) {
+		t.Fatalf("before publication: existing %v, want %v", got, want)
+	}
+	pub := activities.PublishInput{View: "user_orders", WindowEnd: done, Created: in.Created, Published: in.Created.Add(time.Minute), Partitions: []parquet.Partition{out.Partition}}
+	if _, err := env.ExecuteActivity(a.MarkPublished, pub); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := existing(), []bool{false, true, false}; !slices.Equal(got, want) {
+		t.Fatalf("after publication: existing %v, want %v", got, want)
 	}
 	if _, err := env.ExecuteActivity(a.ExistingWindows, activities.WindowsInput{View: "nope", Ends: ends}); err == nil || !strings.Contains(err.Error(), `unknown view "nope"`) {
 		t.Fatalf("unknown view: %v", err)

@@ -22,6 +22,7 @@ import (
 type Newest struct {
 	keyType Type
 	out     *Frame
+	misfit  []bool // per row of out: its stored features did not fit the view
 	ints    map[int64]int
 	strs    map[string]int
 }
@@ -40,7 +41,16 @@ func NewNewest(reg *Registry, v *View) *Newest {
 // Add takes the rows of fr, a frame of history rows with the view's key,
 // created_timestamp (may be nil: then every row is as old as can be) and
 // feature columns in v.Features() order. Rows with a null key are skipped.
-func (n *Newest) Add(fr *Frame) error {
+func (n *Newest) Add(fr *Frame) error { return n.add(fr, false) }
+
+// AddMisfit takes history rows whose stored features do not fit the view's
+// current definition (a feature's type changed since they were written):
+// fr as for Add, its feature columns ignored. A key whose newest row is one
+// of these counts as not drained (see NotDrained), so it gets one drained
+// row under the current definition.
+func (n *Newest) AddMisfit(fr *Frame) error { return n.add(fr, true) }
+
+func (n *Newest) add(fr *Frame, misfit bool) error {
 	if fr.Key == nil || fr.Key.Type != n.keyType || len(fr.Columns) != len(n.out.Columns) {
 		return fmt.Errorf("%w: history frame does not have the view's key and features", ErrInput)
 	}
@@ -73,6 +83,7 @@ func (n *Newest) Add(fr *Frame) error {
 			}
 			n.out.Time = append(n.out.Time, fr.Time[i])
 			n.out.Created = append(n.out.Created, created)
+			n.misfit = append(n.misfit, misfit)
 			n.out.Key.AppendRow(fr.Key, i)
 			for k, c := range n.out.Columns {
 				c.AppendRow(fr.Columns[k], i)
@@ -82,7 +93,7 @@ func (n *Newest) Add(fr *Frame) error {
 		if c := cmp.Compare(fr.Time[i], n.out.Time[at]); c < 0 || (c == 0 && created <= n.out.Created[at]) {
 			continue
 		}
-		n.out.Time[at], n.out.Created[at] = fr.Time[i], created
+		n.out.Time[at], n.out.Created[at], n.misfit[at] = fr.Time[i], created, misfit
 		for k, c := range n.out.Columns {
 			c.CopyRow(at, fr.Columns[k], i)
 		}
@@ -97,7 +108,39 @@ const minCreated = -1 << 63
 func (n *Newest) Len() int { return n.out.Len() }
 
 // Frame returns the newest row of every key seen, in no particular order.
+// Rows added by AddMisfit are in it with their features as given.
 func (n *Newest) Frame() *Frame { return n.out }
+
+// NotDrained returns the keys whose newest row is not drained: the keys
+// NotDrained gives for the rows added by Add, and every key whose newest row
+// came from AddMisfit. Sorted.
+func (n *Newest) NotDrained(reg *Registry, v *View) (*Column, error) {
+	var fit, misfit []int
+	for i, m := range n.misfit {
+		if m {
+			misfit = append(misfit, i)
+		} else {
+			fit = append(fit, i)
+		}
+	}
+	if len(misfit) == 0 {
+		return NotDrained(reg, v, n.out)
+	}
+	keys, err := NotDrained(reg, v, n.out.Take(fit))
+	if err != nil {
+		return nil, err
+	}
+	all := n.out.Take(misfit).Key
+	for r := range keys.Valid {
+		all.AppendRow(keys, r)
+	}
+	rows := make([]int, all.Len())
+	for i := range rows {
+		rows[i] = i
+	}
+	slices.SortFunc(rows, func(a, b int) int { return compareKeys(all, a, b) })
+	return (&Frame{Key: all, Time: make([]int64, all.Len())}).Take(rows).Key, nil
+}
 
 // NotDrained returns the keys of newest (one row per key, as Newest.Frame
 // gives) whose row is not drained: its features differ from what the

@@ -15,6 +15,8 @@ import (
 func TestHasWindow(t *testing.T) {
 	end := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	stamp := parquet.WindowStamp(end)
+	created, later := parquet.VersionStamp(end.Add(15*time.Minute)), parquet.VersionStamp(end.Add(time.Hour))
+	marker := fmt.Sprintf(`{"view":"v","window_end":%q,"published":"2026-11-20T02:00:00Z"}`, end.Format(time.RFC3339))
 	cases := []struct {
 		name  string
 		files []string // created empty under <view>/date=2026-11-20/
@@ -22,8 +24,16 @@ func TestHasWindow(t *testing.T) {
 	}{
 		{"no folder", nil, false},
 		{"file from before versions", []string{"part-" + stamp + ".parquet"}, true},
-		{"versioned file", []string{"part-" + stamp + "-20261120T021500.123456Z.parquet"}, true},
-		{"shard", []string{"part-" + stamp + "-0003.parquet"}, true},
+		{"another tool's file", []string{"part-" + stamp + "-20261120T021500.123456Z.parquet"}, true},
+		{"shard from before versions", []string{"part-" + stamp + "-0003.parquet"}, true},
+		// Versions of ours count once published only.
+		{"version, unpublished", []string{"part-" + stamp + "-v" + created + ".parquet"}, false},
+		{"version, published", []string{"part-" + stamp + "-v" + created + ".parquet", "_published/part-" + stamp + "-v" + created + ".json"}, true},
+		{"lone shard of a failed sharded run", []string{"part-" + stamp + "-v" + created + "-0000.parquet"}, false},
+		{"shard of a published sharded run", []string{"part-" + stamp + "-v" + created + "-0000.parquet", "_published/part-" + stamp + "-v" + created + ".json"}, true},
+		{"unpublished version beside a published one", []string{"part-" + stamp + "-v" + created + ".parquet", "part-" + stamp + "-v" + later + "-0001.parquet",
+			"_published/part-" + stamp + "-v" + later + ".json"}, true},
+		{"marker of another window", []string{"part-" + stamp + "-v" + created + ".parquet", "_published/part-" + parquet.WindowStamp(end.Add(time.Hour)) + "-v" + created + ".json"}, false},
 		{"write in progress only", []string{".part-" + stamp + ".parquet.tmp-123"}, false},
 		{"hidden parquet", []string{".part-" + stamp + "-x.parquet"}, false},
 		{"other window of the day", []string{"part-" + parquet.WindowStamp(end.Add(time.Hour)) + ".parquet"}, false},
@@ -39,13 +49,16 @@ func TestHasWindow(t *testing.T) {
 			}
 			dir := filepath.Join(st.Root(), "v", "date=2026-11-20")
 			for _, f := range c.files {
-				if err := os.MkdirAll(dir, 0o755); err != nil {
+				p := filepath.Join(dir, f)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 					t.Fatal(err)
 				}
-				p := filepath.Join(dir, f)
-				if f[len(f)-1] == '/' {
+				switch {
+				case f[len(f)-1] == '/':
 					err = os.Mkdir(p, 0o755)
-				} else {
+				case filepath.Ext(f) == ".json":
+					err = os.WriteFile(p, []byte(marker), 0o644)
+				default:
 					err = os.WriteFile(p, nil, 0o644)
 				}
 				if err != nil {
@@ -60,7 +73,8 @@ func TestHasWindow(t *testing.T) {
 	}
 }
 
-// A window written by the store is found; its neighbours are not.
+// A window written by the store is found once published; its neighbours
+// are not.
 func TestHasWindowAfterWrite(t *testing.T) {
 	ctx := context.Background()
 	st, err := parquet.Open(t.TempDir())
@@ -78,7 +92,16 @@ func TestHasWindowAfterWrite(t *testing.T) {
 		_ = cnt.Append(features.IntValue(int64(i)))
 	}
 	f.Columns = []*features.Column{cnt}
-	if _, err := st.WriteWindow(ctx, "v", end, end.Add(time.Minute), -1, f, "fp"); err != nil {
+	p, err := st.WriteWindow(ctx, "v", end, end.Add(time.Minute), -1, f, "fp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Written, not yet published: a backfill must still run it.
+	if got, err := st.HasWindow(ctx, "v", end); err != nil || got {
+		t.Errorf("unpublished version: HasWindow = %v, %v; want false", got, err)
+	}
+	pub := parquet.Publication{View: "v", WindowEnd: end, Created: end.Add(time.Minute), Published: end.Add(2 * time.Minute), Partitions: []parquet.Partition{p}}
+	if err := st.MarkPublished(ctx, pub); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {

@@ -281,9 +281,13 @@ func listParquet(ctx context.Context, dir string, from, to time.Time) ([]string,
 	return files, nil
 }
 
-// HasWindow reports whether view's window ending at end has at least one
-// file: a version (part-<stamp>-*.parquet), a shard, or a file written
-// before versions (part-<stamp>.parquet). Hidden files (writes in progress)
+// HasWindow reports whether view's window ending at end is stored for good:
+// it has a published version (one with a publication marker), a file written
+// before versions (part-<stamp>[-<shard>].parquet), or a file another tool
+// named part-<stamp>-<anything>.parquet. A version of ours without a marker
+// does not count: its run failed or is still pushing (a lone shard of a
+// failed sharded run, a complete version whose push never finished), so a
+// backfill must compute the window again. Hidden files (writes in progress)
 // do not count.
 func (s *Store) HasWindow(ctx context.Context, view string, end time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {
@@ -298,12 +302,29 @@ func (s *Store) HasWindow(ctx context.Context, view string, end time.Time) (bool
 		return false, fmt.Errorf("offline store: list %s: %w", dir, err)
 	}
 	stamp := "part-" + WindowStamp(end)
+	checked := map[time.Time]bool{}
 	for _, e := range ents {
 		name := e.Name()
 		if e.IsDir() || strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".parquet") {
 			continue
 		}
-		if rest := strings.TrimPrefix(name, stamp); rest != name && (rest == ".parquet" || strings.HasPrefix(rest, "-")) {
+		rest := strings.TrimPrefix(name, stamp)
+		if rest == name || (rest != ".parquet" && !strings.HasPrefix(rest, "-")) {
+			continue
+		}
+		n, ok := ParseFileName(name)
+		if !ok || !n.Versioned() {
+			return true, nil // another tool's file, or one from before versions
+		}
+		if checked[n.Created] {
+			continue
+		}
+		checked[n.Created] = true
+		_, published, err := s.Publication(ctx, view, end, n.Created)
+		if err != nil {
+			return false, err
+		}
+		if published {
 			return true, nil
 		}
 	}
