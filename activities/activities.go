@@ -166,6 +166,7 @@ func (a *Activities) ComputeWindow(ctx context.Context, in ComputeInput) (Comput
 // left that this attempt did not write: its unsharded file and its shards
 // numbered >= Shards. Other runs' versions of the window are never touched.
 func (a *Activities) CommitShards(ctx context.Context, in ComputeInput) error {
+	defer keepAlive(ctx)()
 	if err := a.Offline.RemoveStaleShards(ctx, in.View, in.WindowEnd, in.Created, in.Shards); err != nil {
 		return err
 	}
@@ -188,6 +189,7 @@ func (a *Activities) MarkPublished(ctx context.Context, in PublishInput) error {
 	if _, ok := a.Registry.View(in.View); !ok {
 		return badInput(fmt.Errorf("unknown view %q", in.View))
 	}
+	defer keepAlive(ctx)()
 	err := a.Offline.MarkPublished(ctx, parquet.Publication{View: in.View, WindowEnd: in.WindowEnd, Created: in.Created,
 		Published: in.Published, Partitions: in.Partitions})
 	if err != nil {

@@ -385,6 +385,8 @@ func TestApplyUpdatesAndDeletesSchedules(t *testing.T) {
 	if err := next.Register(&changed, ua); err != nil {
 		t.Fatal(err)
 	}
+	// Apply finds schedules to delete by listing them; the listing lags.
+	waitListed(t, s.client, workflows.ScheduleID("product_sales"))
 	got, err := app.Apply(ctx, s.client, next)
 	if err != nil {
 		t.Fatal(err)
