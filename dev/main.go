@@ -43,16 +43,20 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, log)
+	// Decide before stop(): stop cancels ctx, and every error would then
+	// look like an interrupt (and exit 0).
+	code := app.ExitCode(ctx, err)
+	interrupted := err != nil && app.Stopped(ctx, err)
 	stop()
 	// Ctrl-C is how a person stops dev, at any point: exit 0 (make would
 	// print "Error 1" otherwise).
 	switch {
-	case err != nil && app.Stopped(ctx, err):
+	case interrupted:
 		log.Info("stopped by interrupt", "while", err)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "dev:", err)
 	}
-	os.Exit(app.ExitCode(ctx, err))
+	os.Exit(code)
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
