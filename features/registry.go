@@ -344,6 +344,11 @@ func fingerprint(v *View, e *Entity, s *Source) string {
 		Func                                                     []Feature
 		FuncVersion                                              string
 		FuncLookback                                             time.Duration
+		// Out lists the features a value holds, names and types in stored
+		// order: a source column's type change changes an aggregation's
+		// result type, and so the layout of the values, without changing
+		// anything above.
+		Out []string
 	}{View: v.Name, Cadence: string(v.Cadence), JoinKey: e.JoinKey, KeyType: e.KeyType.String(),
 		Source: s.Name, Path: s.Path, Table: s.Table, TS: s.TimestampField, TTL: v.TTL}
 	for _, a := range v.Aggregations {
@@ -355,6 +360,9 @@ func fingerprint(v *View, e *Entity, s *Source) string {
 	}
 	if v.Func != nil {
 		def.Func, def.FuncVersion, def.FuncLookback = v.Func.Features, v.Func.Version, v.Func.Lookback
+	}
+	for _, f := range v.Features() {
+		def.Out = append(def.Out, f.Name+":"+f.Type.String())
 	}
 	b, _ := json.Marshal(def)
 	sum := sha256.Sum256(b)

@@ -194,3 +194,23 @@ func TestWindowEnds(t *testing.T) {
 		t.Fatalf("partial day gave windows %v", got)
 	}
 }
+
+// TestFingerprintFollowsResultTypes: a source column's type change changes
+// the types of the aggregations over it (sum int64 → float64), and so the
+// layout of the values: the fingerprint must change with it.
+func TestFingerprintFollowsResultTypes(t *testing.T) {
+	mk := func(amount features.Type) string {
+		r := features.NewRegistry()
+		r.MustRegister(
+			&features.Entity{Name: "user", JoinKey: "user_id", KeyType: features.Int64},
+			&features.Source{Name: "ev", Path: "ev", TimestampField: "ts", Fields: []features.Field{
+				{Name: "user_id", Type: features.Int64}, {Name: "amount", Type: amount}}},
+			&features.View{Name: "v", Entity: "user", Source: "ev", Cadence: features.Daily, Owner: "o", Description: "d",
+				Aggregations: []features.Aggregation{{Name: "amount_sum", Kind: features.Sum, Column: "amount", Window: 24 * time.Hour}}},
+		)
+		return r.Fingerprint("v")
+	}
+	if i, f := mk(features.Int64), mk(features.Float64); i == f {
+		t.Errorf("sum over an int64 and a float64 column share fingerprint %s", i)
+	}
+}

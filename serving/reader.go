@@ -22,7 +22,8 @@ type Reader struct {
 	opts  Options
 	plans planCache
 	// schemas remap values written by other definitions of a view.
-	schemas schemaCache
+	schemas    schemaCache
+	schemaWarn warnLimiter
 
 	cache *otter.Cache[string, *entry]
 	// gen counts cache invalidations: a value fetched while one happened may
@@ -257,7 +258,8 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 			}
 		}
 		// Values of a definition not met before: one more round trip per
-		// new fingerprint, once per process.
+		// new fingerprint, once per process (once per request at most).
+		var loaded map[schemaID]*remap
 		for _, j := range later {
 			i := miss[j]
 			v := &p.views[i%nv]
@@ -265,19 +267,24 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 			if err != nil {
 				return nil, fmt.Errorf("serving: %w", err) // decode read it a moment ago
 			}
-			if _, ok := r.schemas.cached(schemaID{v.name, h.Fingerprint}); !ok {
-				if _, err := r.loadSchema(ctx, schemaID{v.name, h.Fingerprint}); err != nil {
-					if ctx.Err() != nil {
-						return nil, fmt.Errorf("serving: %w", ctx.Err())
+			id := schemaID{v.name, h.Fingerprint}
+			m, ok := loaded[id]
+			if !ok {
+				if m, ok = r.schemas.cached(id); !ok {
+					if m, err = r.loadSchema(ctx, id); err != nil {
+						if ctx.Err() != nil {
+							return nil, fmt.Errorf("serving: %w", ctx.Err())
+						}
+						r.storeErrors.Add(1)
+						return nil, fmt.Errorf("serving: %w: %w", ErrUnavailable, err)
 					}
-					r.storeErrors.Add(1)
-					return nil, fmt.Errorf("serving: %w: %w", ErrUnavailable, err)
 				}
+				if loaded == nil {
+					loaded = map[schemaID]*remap{}
+				}
+				loaded[id] = m
 			}
-			e := r.decode(raw[j], v, nil)
-			if e == nil { // the cache was full: no schema kept
-				e = r.foreign(&remap{}, v, &entry{})
-			}
+			e := r.decodeWith(raw[j], v, nil, m)
 			entries[i] = e
 			if r.cache != nil {
 				r.cacheSet(keys[i], e, gen)
@@ -340,6 +347,12 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 // another definition). It returns nil for a value of another definition
 // whose schema is not cached yet: load it and decode again.
 func (r *Reader) decode(raw string, v *viewPlan, dst []features.Value) *entry {
+	return r.decodeWith(raw, v, dst, nil)
+}
+
+// decodeWith is decode with m, when not nil, the remap of the value's
+// definition if it is another one.
+func (r *Reader) decodeWith(raw string, v *viewPlan, dst []features.Value, m *remap) *entry {
 	if raw == "" {
 		return notFound
 	}
@@ -353,16 +366,24 @@ func (r *Reader) decode(raw string, v *viewPlan, dst []features.Value) *entry {
 		return notFound
 	}
 	if h.Fingerprint == v.fingerprint {
-		// The writer checked the layout; this only keeps a corrupt value
-		// from indexing out of range.
+		// The writer checked the layout; this keeps a corrupt value from
+		// indexing out of range, or a value from being served as a type
+		// its feature does not have.
 		if len(vals) != len(v.types) {
 			r.unreadable.Add(1)
 			return notFound
 		}
+		for i, t := range v.types {
+			if !vals[i].IsNull() && vals[i].Type() != t {
+				r.unreadable.Add(1)
+				return notFound
+			}
+		}
 		return &entry{found: true, h: h, vals: vals}
 	}
-	m := &remap{} // strict: nothing matches
-	if !r.opts.StrictFingerprint {
+	if r.opts.StrictFingerprint {
+		m = &remap{} // nothing matches
+	} else if m == nil {
 		var ok bool
 		if m, ok = r.schemas.cached(schemaID{v.name, h.Fingerprint}); !ok {
 			return nil

@@ -2,11 +2,13 @@ package serving
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/skewfree/skewfree/features"
+	"github.com/skewfree/skewfree/internal/onlinecodec"
 )
 
 // A value whose fingerprint differs from the registry's was written by
@@ -15,34 +17,45 @@ import (
 // (view, fingerprint), cached for good since a fingerprint's schema never
 // changes.
 
-// maxSchemas bounds the schema cache: fingerprints come from stored values,
-// and a corrupt or hostile value could carry any.
+// maxSchemas bounds each of the schema cache's two sets (published schemas,
+// and fingerprints without a readable one): fingerprints come from stored
+// values, and a corrupt or hostile value could carry any.
 const maxSchemas = 1024
 
-// schemaRetry is how long a missing schema is remembered as missing before
-// the store is asked again (a writer may publish it later).
+// schemaRetry is how long a missing or corrupt schema is remembered as such
+// before the store is asked again (a writer may publish it later), and how
+// often at most the reader warns about them.
 const schemaRetry = 10 * time.Second
 
 type schemaID struct{ view, fingerprint string }
 
 // remap maps a stored layout onto the registry's view.
 type remap struct {
-	known  bool            // false: no schema published; every feature NOT_FOUND
-	stored []features.Type // the stored features' types, in stored order
-	pos    []int           // per registry feature: its position in the stored value, -1 if absent
-	at     time.Time       // when an unknown schema was last asked for
+	known   bool            // false: no schema published; every feature NOT_FOUND
+	corrupt bool            // the published schema is unreadable: the values are NOT_FOUND and Unreadable
+	stored  []features.Type // the stored features' types, in stored order
+	pos     []int           // per registry feature: its position in the stored value, -1 if absent
+	at      time.Time       // when an unknown schema was last asked for
 }
 
+// schemaCache holds published schemas and, apart, fingerprints known to
+// have none (or a corrupt one), so that junk fingerprints never crowd out
+// the schemas of real definitions. Either set, when full, makes room by
+// dropping an entry: negative ones expired first.
 type schemaCache struct {
-	mu sync.RWMutex
-	m  map[schemaID]*remap
+	mu  sync.RWMutex
+	pos map[schemaID]*remap
+	neg map[schemaID]*remap
 }
 
 // cached returns the remap of (view, fingerprint) if it is known, or known
 // to be missing and asked for recently.
 func (c *schemaCache) cached(id schemaID) (*remap, bool) {
 	c.mu.RLock()
-	m, ok := c.m[id]
+	m, ok := c.pos[id]
+	if !ok {
+		m, ok = c.neg[id]
+	}
 	c.mu.RUnlock()
 	if ok && !m.known && time.Since(m.at) > schemaRetry {
 		return nil, false
@@ -52,25 +65,75 @@ func (c *schemaCache) cached(id schemaID) (*remap, bool) {
 
 func (c *schemaCache) put(id schemaID, m *remap) {
 	c.mu.Lock()
-	if c.m == nil {
-		c.m = map[schemaID]*remap{}
+	defer c.mu.Unlock()
+	if c.pos == nil {
+		c.pos, c.neg = map[schemaID]*remap{}, map[schemaID]*remap{}
 	}
-	if _, ok := c.m[id]; ok || len(c.m) < maxSchemas {
-		c.m[id] = m
+	set := c.neg
+	if m.known {
+		set = c.pos
+		delete(c.neg, id)
 	}
-	c.mu.Unlock()
+	if _, ok := set[id]; !ok && len(set) >= maxSchemas {
+		evict(set)
+	}
+	set[id] = m
+}
+
+// evict drops one entry of a full set: an expired negative one if there is
+// one, else any.
+func evict(set map[schemaID]*remap) {
+	var victim schemaID
+	for id, m := range set {
+		if !m.known && time.Since(m.at) > schemaRetry {
+			delete(set, id)
+			return
+		}
+		victim = id
+	}
+	delete(set, victim)
+}
+
+// warnLimiter lets through at most one warning per schemaRetry, telling how
+// many it held back: a flood of junk fingerprints logs a line now and then,
+// not one per value.
+type warnLimiter struct {
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+func (l *warnLimiter) allow() (ok bool, suppressed int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now := time.Now(); l.last.IsZero() || now.Sub(l.last) >= schemaRetry {
+		l.last, suppressed, l.suppressed = now, l.suppressed, 0
+		return true, suppressed
+	}
+	l.suppressed++
+	return false, 0
 }
 
 // loadSchema asks the store for the schema of (view, fingerprint), builds
-// its remap onto the registry's view and caches it.
+// its remap onto the registry's view and caches it. It returns the remap
+// even when the cache keeps none: use it. Only a failing store is an error;
+// a missing or corrupt schema is a remap that serves nothing.
 func (r *Reader) loadSchema(ctx context.Context, id schemaID) (*remap, error) {
 	m := &remap{at: time.Now()}
 	if ss, ok := r.store.(SchemaStore); ok {
 		feats, found, err := ss.Schema(ctx, id.view, id.fingerprint)
-		if err != nil {
+		switch {
+		case errors.Is(err, onlinecodec.ErrCorrupt):
+			m.corrupt = true
+			if warn, held := r.schemaWarn.allow(); warn {
+				r.opts.Logger.Warn("serving: unreadable schema of another definition: its online values are NOT_FOUND until rewritten",
+					"view", id.view, "fingerprint", id.fingerprint, "err", err, "warnings_held_back", held)
+			}
+			r.schemas.put(id, m)
+			return m, nil
+		case err != nil:
 			return nil, fmt.Errorf("schema of %s definition %s: %w", id.view, id.fingerprint, err)
-		}
-		if found {
+		case found:
 			v, _ := r.reg.View(id.view)
 			m.known = true
 			m.stored = make([]features.Type, len(feats))
@@ -90,8 +153,10 @@ func (r *Reader) loadSchema(ctx context.Context, id schemaID) (*remap, error) {
 		}
 	}
 	if !m.known {
-		r.opts.Logger.Warn("serving: online values of another definition with no published schema: NOT_FOUND until rewritten",
-			"view", id.view, "fingerprint", id.fingerprint)
+		if warn, held := r.schemaWarn.allow(); warn {
+			r.opts.Logger.Warn("serving: online values of another definition with no published schema: NOT_FOUND until rewritten",
+				"view", id.view, "fingerprint", id.fingerprint, "warnings_held_back", held)
+		}
 	}
 	r.schemas.put(id, m)
 	return m, nil
@@ -100,6 +165,10 @@ func (r *Reader) loadSchema(ctx context.Context, id schemaID) (*remap, error) {
 // foreign decodes a value written by another definition into the registry
 // view's order, marking the features that definition lacks.
 func (r *Reader) foreign(m *remap, v *viewPlan, e *entry) *entry {
+	if m.corrupt {
+		r.unreadable.Add(1)
+		return notFound
+	}
 	missing := make([]bool, len(v.types))
 	if !m.known || r.opts.StrictFingerprint {
 		for i := range missing {

@@ -72,7 +72,9 @@ type Store interface {
 // without it, such values are NOT_FOUND. *redis.Store implements it.
 type SchemaStore interface {
 	// Schema returns the features, in stored order, of view's values written
-	// with fingerprint; found is false when the store has none.
+	// with fingerprint; found is false when the store has none. An error
+	// wrapping onlinecodec.ErrCorrupt means the stored schema is unreadable:
+	// that definition's values are NOT_FOUND, the request does not fail.
 	Schema(ctx context.Context, view, fingerprint string) (feats []features.Feature, found bool, err error)
 }
 

@@ -55,7 +55,7 @@ func parseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 	s := settings{cfg: config.FromEnv(getenv).WithDefaults()}
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&s.cfg.RedisURL, "redis", s.cfg.RedisURL, "Redis URL ($"+config.EnvRedisURL+")")
+	fs.Var(secretURL{&s.cfg.RedisURL}, "redis", "Redis URL ($"+config.EnvRedisURL+")")
 	fs.StringVar(&s.cfg.ServingAddr, "addr", s.cfg.ServingAddr, "listen address ($"+config.EnvServingAddr+")")
 	fs.StringVar(&s.cfg.Project, "project", s.cfg.Project, "project name ($"+config.EnvProject+")")
 	fs.StringVar(&s.cfg.RedisPrefix, "prefix", s.cfg.RedisPrefix, "online key prefix ($"+config.EnvRedisPrefix+"); default the project's")
@@ -72,6 +72,20 @@ func parseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 	}
 	return s, nil
 }
+
+// secretURL is a URL flag whose shown value (the default in -h and in
+// flag errors) has its password redacted: the default comes from the
+// environment, which may hold one.
+type secretURL struct{ p *string }
+
+func (u secretURL) String() string {
+	if u.p == nil {
+		return ""
+	}
+	return redisstore.Redact(*u.p)
+}
+
+func (u secretURL) Set(v string) error { *u.p = v; return nil }
 
 func run() error {
 	s, err := parseSettings(os.Args[1:], os.Getenv, os.Stderr)

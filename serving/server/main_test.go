@@ -51,3 +51,31 @@ func TestSettingsShareTheConfiguration(t *testing.T) {
 		})
 	}
 }
+
+// The -redis flag's default comes from the environment: -h and flag errors
+// show it, and must not show its password.
+func TestUsageHidesRedisPassword(t *testing.T) {
+	env := map[string]string{"SKEWFREE_REDIS_URL": "redis://user:hunter2secret@h:6379/0?password=tok3nsecret"}
+	for _, args := range [][]string{{"-h"}, {"-no-such-flag"}, {"-cache-entries", "x"}} {
+		var out strings.Builder
+		_, err := parseSettings(args, func(k string) string { return env[k] }, &out)
+		if err == nil {
+			t.Fatalf("%v: no error", args)
+		}
+		msg := out.String() + err.Error()
+		if strings.Contains(msg, "hunter2secret") || strings.Contains(msg, "tok3nsecret") {
+			t.Errorf("%v: output shows the password:\n%s", args, msg)
+		}
+		if args[0] == "-h" && !strings.Contains(msg, "redis://user:xxxxx@h:6379/0") {
+			t.Errorf("-h: redacted default missing:\n%s", msg)
+		}
+	}
+	s, err := parseSettings(nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || s.cfg.RedisURL != env["SKEWFREE_REDIS_URL"] {
+		t.Fatalf("RedisURL %q, err %v: the real URL must still be used", s.cfg.RedisURL, err)
+	}
+	s, err = parseSettings([]string{"-redis", "redis://:pw@other:1"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || s.cfg.RedisURL != "redis://:pw@other:1" {
+		t.Fatalf("RedisURL %q, err %v: the flag must override", s.cfg.RedisURL, err)
+	}
+}

@@ -53,44 +53,14 @@ func secretParam(name string) bool {
 }
 
 // urlError reports a URL that go-redis could not parse. Its parse errors
-// quote the whole URL, password included, so the cause is kept only as
-// redacted text, not wrapped (there is nothing in it to match with
-// errors.Is).
+// quote the URL or parts of it, password included, escaped in ways no
+// search-and-replace can follow (a password with a quote or a backslash, a
+// bad %-escape's bytes), so for a URL with secrets the error text is never
+// used: the URL is shown redacted, with a generic reason. The cause is not
+// wrapped (there is nothing in it to match with errors.Is).
 func urlError(url string, err error) error {
-	msg := strings.ReplaceAll(err.Error(), url, Redact(url))
-	// What is left of a secret, e.g. when the error quotes a part of it.
 	if red := Redact(url); red != url {
-		for _, secret := range secretsOf(url) {
-			if len(secret) >= 3 {
-				msg = strings.ReplaceAll(msg, secret, "xxxxx")
-			}
-		}
+		return fmt.Errorf("redis store: URL %s: malformed URL; is the password percent-encoded?", red)
 	}
-	return fmt.Errorf("redis store: URL %s: %s", Redact(url), msg)
-}
-
-// secretsOf returns the substrings of url that Redact hides.
-func secretsOf(url string) []string {
-	var out []string
-	_, rest, ok := strings.Cut(url, "://")
-	if !ok {
-		rest = url
-	}
-	if at := strings.LastIndex(rest, "@"); at >= 0 {
-		user, pass, hasPass := strings.Cut(rest[:at], ":")
-		if hasPass {
-			out = append(out, pass)
-		} else {
-			out = append(out, user)
-		}
-		rest = rest[at+1:]
-	}
-	if q := strings.IndexByte(rest, '?'); q >= 0 {
-		for _, p := range strings.Split(rest[q+1:], "&") {
-			if k, v, ok := strings.Cut(p, "="); ok && secretParam(k) {
-				out = append(out, v)
-			}
-		}
-	}
-	return out
+	return fmt.Errorf("redis store: URL %s: %s", url, err)
 }

@@ -36,17 +36,28 @@ func TestNewClientErrorsHideSecret(t *testing.T) {
 		"redis://user:secret@host:6379/notadb",
 		"user:secret@host:6379",
 		"memcached://user:secret@host",
+		`redis://u:p"w%zzsecret@host:6379/0`,
+		`redis://u:p\w%zzsecret@host:6379/0`,
+		"redis://host:badport/0?password=sec%zzret",
 	} {
 		_, err := redisstore.NewClient(url)
 		if err == nil {
 			t.Errorf("%s: no error", url)
 			continue
 		}
-		if strings.Contains(err.Error(), "sec") {
+		if strings.Contains(err.Error(), "sec") || strings.Contains(err.Error(), "%zz") || strings.Contains(err.Error(), "p\"w") {
 			t.Errorf("%s: error shows the password: %v", url, err)
 		}
 		if !strings.Contains(err.Error(), "host") {
 			t.Errorf("%s: error does not name the URL: %v", url, err)
 		}
+	}
+}
+
+// A URL without secrets keeps go-redis's reason.
+func TestNewClientErrorKeepsReasonWithoutSecret(t *testing.T) {
+	_, err := redisstore.NewClient("redis://host:6379/notadb")
+	if err == nil || !strings.Contains(err.Error(), "notadb") {
+		t.Fatalf("err %v, want go-redis's reason naming the bad database", err)
 	}
 }

@@ -39,10 +39,14 @@ type Options struct {
 	// expired. Default time.Now.
 	Now func() time.Time
 	// PingInterval is how long Watch's subscription may stay quiet before
-	// it is pinged, and how long a ping may go unanswered before the
-	// subscription counts as lost (its subscriber then stops caching until
-	// it is back). Default 1s.
+	// it is pinged. Default 1s.
 	PingInterval time.Duration
+	// PongTimeout is how long a ping may go unanswered before the
+	// subscription counts as lost (its subscriber then drops its cache and
+	// stops caching until it is back). Longer than PingInterval, so that a
+	// Redis stall of a second or two (a fork, a slow command) does not make
+	// every reader drop its cache at once. Default 5s.
+	PongTimeout time.Duration
 	// Logger receives warnings (lost pub/sub connection). Default slog.Default().
 	Logger *slog.Logger
 }
@@ -63,6 +67,9 @@ func (o Options) Validate() error {
 	if o.PingInterval < 0 {
 		return fmt.Errorf("redis store: ping interval %s is negative", o.PingInterval)
 	}
+	if o.PongTimeout < 0 {
+		return fmt.Errorf("redis store: pong timeout %s is negative", o.PongTimeout)
+	}
 	return nil
 }
 
@@ -78,6 +85,9 @@ func (o *Options) init() {
 	}
 	if o.PingInterval == 0 {
 		o.PingInterval = time.Second
+	}
+	if o.PongTimeout == 0 {
+		o.PongTimeout = 5 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

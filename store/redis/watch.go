@@ -21,7 +21,7 @@ var errNoPong = errors.New("no answer to ping")
 // until ctx is done. fn runs on Watch's goroutine:
 //
 //   - fn(nil, true): the subscription is down (at start, after a lost
-//     connection, or when a ping went unanswered for Options.PingInterval):
+//     connection, or when a ping went unanswered for Options.PongTimeout):
 //     messages may be missed, so the caller must forget everything and
 //     cache nothing until the next call.
 //   - fn(keys, false): keys changed, and the subscription is live. The first
@@ -29,9 +29,9 @@ var errNoPong = errors.New("no answer to ping")
 //     every later write will be reported.
 //
 // Watch pings the subscription's connection when it has been quiet for
-// Options.PingInterval, and treats a ping left unanswered for another
-// interval like a lost connection: it resets the caller, closes the
-// connection and subscribes again. Watch returns ctx's error.
+// Options.PingInterval, and treats a ping left unanswered for
+// Options.PongTimeout like a lost connection: it resets the caller, closes
+// the connection and subscribes again. Watch returns ctx's error.
 func (s *Store) Watch(ctx context.Context, fn func(keys []string, reset bool)) error {
 	fn(nil, true)
 	backoff := 50 * time.Millisecond
@@ -64,8 +64,15 @@ func (s *Store) watchOnce(ctx context.Context, fn func(keys []string, reset bool
 	defer stop()
 	defer ps.Close()
 	pinged := false
+	var pongBy time.Time // when pinged: the deadline for any answer
 	for {
-		msg, err := ps.ReceiveTimeout(ctx, s.opts.PingInterval)
+		wait := s.opts.PingInterval
+		if pinged {
+			if wait = time.Until(pongBy); wait <= 0 {
+				return up, fmt.Errorf("%w within %s", errNoPong, s.opts.PongTimeout)
+			}
+		}
+		msg, err := ps.ReceiveTimeout(ctx, wait)
 		if ctx.Err() != nil {
 			return up, ctx.Err()
 		}
@@ -75,12 +82,12 @@ func (s *Store) watchOnce(ctx context.Context, fn func(keys []string, reset bool
 				return up, err
 			}
 			if pinged {
-				return up, fmt.Errorf("%w within %s", errNoPong, s.opts.PingInterval)
+				return up, fmt.Errorf("%w within %s", errNoPong, s.opts.PongTimeout)
 			}
 			if err := ps.Ping(ctx); err != nil {
 				return up, err
 			}
-			pinged = true
+			pinged, pongBy = true, time.Now().Add(s.opts.PongTimeout)
 			continue
 		}
 		pinged = false // any message shows the connection works

@@ -42,8 +42,11 @@ func TestWatchNoticesUnresponsiveServer(t *testing.T) {
 	cont := func() { _ = syscall.Kill(pid, syscall.SIGCONT) }
 	t.Cleanup(cont) // never leave the test's redis-server stopped
 
-	const interval = 100 * time.Millisecond
-	s, err := redisstore.New(c, demo.Registry(), redisstore.Options{Prefix: "w", PingInterval: interval})
+	// The pong timeout is well above the ping interval and above the
+	// scheduling delays of a loaded machine: a healthy subscription is never
+	// reset, and a short stall of the server is ridden out.
+	const interval, pong = 100 * time.Millisecond, 1500 * time.Millisecond
+	s, err := redisstore.New(c, demo.Registry(), redisstore.Options{Prefix: "w", PingInterval: interval, PongTimeout: pong})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,21 +70,38 @@ func TestWatchNoticesUnresponsiveServer(t *testing.T) {
 			}
 		}
 	}
-	next(true, time.Second)  // at start: down
-	next(false, time.Second) // subscribed: up
-	// Quiet for several intervals: pings are answered, nothing is reset.
-	select {
-	case g := <-got:
-		t.Fatalf("unexpected signal %+v on a healthy, quiet subscription", g)
-	case <-time.After(5 * interval):
+	next(true, 5*time.Second)  // at start: down
+	next(false, 5*time.Second) // subscribed: up
+	quiet := func(what string, d time.Duration) {
+		t.Helper()
+		select {
+		case g := <-got:
+			t.Fatalf("unexpected signal %+v %s", g, what)
+		case <-time.After(d):
+		}
 	}
+	// Quiet for several intervals: pings are answered, nothing is reset.
+	quiet("on a healthy, quiet subscription", 5*interval)
+
+	// A stall of several ping intervals, shorter than the pong timeout: no
+	// reset (every reader dropping its cache at once would hit Redis just
+	// as it recovers).
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * interval)
+	cont()
+	quiet("after a stall shorter than the pong timeout", pong)
 
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	stopped := time.Now()
-	at := next(true, 20*interval)
+	at := next(true, pong+20*interval)
 	t.Logf("unresponsive server noticed after %s", at.Sub(stopped).Round(time.Millisecond))
+	if d := at.Sub(stopped); d < pong-interval {
+		t.Errorf("reset %s after the server stopped, before the pong timeout %s", d, pong)
+	}
 	cont()
 	next(false, 5*time.Second)
 }
