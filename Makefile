@@ -35,5 +35,7 @@ bench: deps bench-join
 bench-join:
 	cd bench && $(GO) run -mod=mod ./cmd/joinbench
 
+# Built, then exec'd (not `go run`): go run exits 1 when interrupted even
+# if the program stops cleanly, and Ctrl-C is how a person stops dev.
 dev:
-	$(GO) run ./dev
+	$(GO) build -o bin/dev ./dev && exec bin/dev
