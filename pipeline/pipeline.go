@@ -27,24 +27,19 @@ type OfflineWriter interface {
 // ComputeWindow reads the input range of view's window ending at end and
 // runs the transform. created stamps the rows' created_timestamp.
 func ComputeWindow(ctx context.Context, reg *features.Registry, src SourceReader, view string, end, created time.Time) (*features.Frame, error) {
-	v, ok := reg.View(view)
-	if !ok {
-		return nil, fmt.Errorf("%w: unknown view %q", features.ErrInput, view)
-	}
-	if err := features.CheckWindowEnd(v, end); err != nil {
-		return nil, err
-	}
-	ev, err := src.Read(ctx, reg.SourceOf(v), features.Window(v, end), end)
-	if err != nil {
-		return nil, fmt.Errorf("view %s window %s: %w", view, end.UTC().Format(time.RFC3339), err)
-	}
-	return features.Compute(reg, v, ev, end, created)
+	return computeWindow(ctx, reg, src, nil, view, end, created)
 }
 
 // ComputeWindowDrained is ComputeWindow that also gives a row to every
 // entity whose newest row in hist is not drained (NotDrainedKeys): what a
 // scheduled run computes.
 func ComputeWindowDrained(ctx context.Context, reg *features.Registry, src SourceReader, hist HistoryReader, view string, end, created time.Time) (*features.Frame, error) {
+	return computeWindow(ctx, reg, src, hist, view, end, created)
+}
+
+// computeWindow is ComputeWindow, plus the drained rows of hist when it is
+// not nil.
+func computeWindow(ctx context.Context, reg *features.Registry, src SourceReader, hist HistoryReader, view string, end, created time.Time) (*features.Frame, error) {
 	v, ok := reg.View(view)
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown view %q", features.ErrInput, view)
@@ -56,11 +51,13 @@ func ComputeWindowDrained(ctx context.Context, reg *features.Registry, src Sourc
 	if err != nil {
 		return nil, fmt.Errorf("view %s window %s: %w", view, end.UTC().Format(time.RFC3339), err)
 	}
-	extra, err := NotDrainedKeys(ctx, reg, hist, v, end)
-	if err != nil {
-		return nil, err
+	var opt features.ComputeOptions
+	if hist != nil {
+		if opt.ExtraKeys, err = NotDrainedKeys(ctx, reg, hist, v, end); err != nil {
+			return nil, err
+		}
 	}
-	return features.ComputeWith(reg, v, ev, end, created, features.ComputeOptions{ExtraKeys: extra})
+	return features.ComputeWith(reg, v, ev, end, created, opt)
 }
 
 // MaterializeOffline computes one window and writes its offline partition.
