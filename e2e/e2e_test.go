@@ -424,14 +424,16 @@ func TestScheduleTriggerRunsItsNominalWindow(t *testing.T) {
 	release := make(chan struct{})
 	w := s.worker(func(a *activities.Activities) { a.Sources = gatedSource{a.Sources, release, &reads} })
 	defer w.Stop()
+	// Both triggers must fall in one hour, and the schedule must not fire
+	// its own run of that hour's window (it would hold the window's id):
+	// create it well before the next hour.
+	if left := time.Until(time.Now().Truncate(time.Hour).Add(time.Hour)); left < 90*time.Second {
+		time.Sleep(left + time.Second)
+	}
 	if _, err := app.ApplyProject(ctx, s.client, s.reg, "trigger"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { deleteSchedules(s, s.reg) })
-	// Both triggers must fall in one hour.
-	if left := time.Until(time.Now().Truncate(time.Hour).Add(time.Hour)); left < 45*time.Second {
-		time.Sleep(left + time.Second)
-	}
 	h := s.client.ScheduleClient().GetHandle(ctx, s.project.ScheduleID("user_activity"))
 	trigger := func(seen map[string]bool) string {
 		t.Helper()
@@ -528,7 +530,9 @@ func (g gatedSource) Read(ctx context.Context, src *features.Source, from, to ti
 }
 
 func TestWorkerRestartMidBackfill(t *testing.T) {
-	s := newStack(t)
+	// Its own project: a schedule another test left firing at an hour
+	// boundary cannot hold one of its window ids.
+	s := newProjectStack(t, "restart", "")
 	ctx := context.Background()
 	slow := func(a *activities.Activities) { a.Sources = slowSource{a.Sources} }
 	w1 := s.worker(slow)
