@@ -2,14 +2,15 @@ package app
 
 import (
 	"context"
-	"errors"
 )
 
 // Stopped reports whether a main's work ended because its ctx ended: the
 // mains stop on SIGINT and SIGTERM through signal.NotifyContext, so this is
 // "a person pressed Ctrl-C" or "the supervisor asked us to stop".
+// A context.Canceled from inside the work (ctx still live) is a failure.
+// Call it before the signal context's stop function, which cancels ctx.
 func Stopped(ctx context.Context, err error) bool {
-	return ctx.Err() != nil || errors.Is(err, context.Canceled)
+	return ctx.Err() != nil
 }
 
 // ExitCode is the exit status of a long-running main (dev, the worker)

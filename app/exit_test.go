@@ -24,6 +24,7 @@ func TestExitCode(t *testing.T) {
 	}{
 		{"done", live, nil, 0},
 		{"failed", live, errors.New("redis: connection refused"), 1},
+		{"cancelled from inside, no signal", live, fmt.Errorf("push: %w", context.Canceled), 1},
 		{"interrupted after the banner", stopped, nil, 0},
 		{"interrupted mid-backfill", stopped, fmt.Errorf("backfill-x: %w", context.Canceled), 0},
 		{"interrupted, error without the cause", stopped, errors.New("rpc error: code = Canceled"), 0},

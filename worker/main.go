@@ -30,9 +30,13 @@ func main() {
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := app.RunWorker(ctx, demo.Registry(), cfg); err != nil {
+	err := app.RunWorker(ctx, demo.Registry(), cfg)
+	// Decide before stop() cancels ctx: a SIGTERM at any point, even during
+	// start-up, is a requested stop (0); any other failure is 1.
+	code := app.ExitCode(ctx, err)
+	stop()
+	if err != nil && code != 0 {
 		logger.Error("worker stopped", "error", err)
-		os.Exit(1)
 	}
+	os.Exit(code)
 }
