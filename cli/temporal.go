@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -44,33 +43,11 @@ func dial(cmd *cobra.Command) (client.Client, app.Config, error) {
 	if err != nil {
 		return nil, cfg, err
 	}
-	if cfg.ActivityTimeout, cfg.HeartbeatTimeout, err = timeoutsFromEnv(); err != nil {
+	if cfg.ActivityTimeout, cfg.HeartbeatTimeout, err = config.TimeoutsFromEnv(nil); err != nil {
 		return nil, cfg, err
 	}
 	c, err := app.Dial(cmd.Context(), cfg)
 	return c, cfg, err
-}
-
-// timeoutsFromEnv reads SKEWFREE_ACTIVITY_TIMEOUT and
-// SKEWFREE_HEARTBEAT_TIMEOUT (Go durations such as 30s; unset: the
-// workflows' defaults).
-func timeoutsFromEnv() (activity, heartbeat time.Duration, err error) {
-	parse := func(name string) (time.Duration, error) {
-		v := os.Getenv(name)
-		if v == "" {
-			return 0, nil
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return 0, fmt.Errorf("%s=%q: want a positive duration such as 30s or 5m", name, v)
-		}
-		return d, nil
-	}
-	if activity, err = parse("SKEWFREE_ACTIVITY_TIMEOUT"); err != nil {
-		return 0, 0, err
-	}
-	heartbeat, err = parse("SKEWFREE_HEARTBEAT_TIMEOUT")
-	return activity, heartbeat, err
 }
 
 func applyCmd(reg *features.Registry) *cobra.Command {

@@ -60,15 +60,17 @@ const (
 
 // Environment variables, by setting.
 const (
-	EnvTemporalAddress = "TEMPORAL_ADDRESS"
-	EnvNamespace       = "TEMPORAL_NAMESPACE"
-	EnvRedisURL        = "SKEWFREE_REDIS_URL"
-	EnvOffline         = "SKEWFREE_OFFLINE"
-	EnvSource          = "SKEWFREE_SOURCE"
-	EnvProject         = "SKEWFREE_PROJECT"
-	EnvRedisPrefix     = "SKEWFREE_REDIS_PREFIX"
-	EnvServingAddr     = "SKEWFREE_SERVING_ADDR"
-	EnvServingToken    = "SKEWFREE_SERVING_TOKEN"
+	EnvTemporalAddress  = "TEMPORAL_ADDRESS"
+	EnvNamespace        = "TEMPORAL_NAMESPACE"
+	EnvRedisURL         = "SKEWFREE_REDIS_URL"
+	EnvOffline          = "SKEWFREE_OFFLINE"
+	EnvSource           = "SKEWFREE_SOURCE"
+	EnvProject          = "SKEWFREE_PROJECT"
+	EnvRedisPrefix      = "SKEWFREE_REDIS_PREFIX"
+	EnvServingAddr      = "SKEWFREE_SERVING_ADDR"
+	EnvServingToken     = "SKEWFREE_SERVING_TOKEN"
+	EnvActivityTimeout  = "SKEWFREE_ACTIVITY_TIMEOUT"
+	EnvHeartbeatTimeout = "SKEWFREE_HEARTBEAT_TIMEOUT"
 )
 
 // FromEnv reads the documented environment variables; unset ones stay
@@ -161,3 +163,30 @@ func Qualify(project, name string) string {
 // ProjectRedisPrefix is a project's online key prefix: "sf" for the default
 // project, "<project>.sf" for others.
 func ProjectRedisPrefix(project string) string { return Qualify(project, DefaultRedisPrefix) }
+
+// TimeoutsFromEnv reads SKEWFREE_ACTIVITY_TIMEOUT and
+// SKEWFREE_HEARTBEAT_TIMEOUT (unset: zero, the workflows' defaults). Apart
+// from FromEnv because a bad duration is an error naming the variable, and
+// only the processes that start workflows use them. getenv is os.Getenv
+// when nil.
+func TimeoutsFromEnv(getenv func(string) string) (activity, heartbeat time.Duration, err error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	parse := func(name string) (time.Duration, error) {
+		v := getenv(name)
+		if v == "" {
+			return 0, nil
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return 0, fmt.Errorf("%s=%q: want a positive duration such as 30s or 5m", name, v)
+		}
+		return d, nil
+	}
+	if activity, err = parse(EnvActivityTimeout); err != nil {
+		return 0, 0, err
+	}
+	heartbeat, err = parse(EnvHeartbeatTimeout)
+	return activity, heartbeat, err
+}

@@ -3,6 +3,7 @@ package config_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/skewfree/skewfree/config"
 )
@@ -80,5 +81,32 @@ func TestProjectNames(t *testing.T) {
 	}
 	if got := (config.Config{Project: "team-a", RedisPrefix: "x"}).OnlinePrefix(); got != "x" {
 		t.Errorf("explicit prefix ignored: %q", got)
+	}
+}
+
+func TestTimeoutsFromEnv(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		env           map[string]string
+		act, hb       time.Duration
+		wantErrNaming string
+	}{
+		{"unset: defaults", nil, 0, 0, ""},
+		{"both", map[string]string{"SKEWFREE_ACTIVITY_TIMEOUT": "60s", "SKEWFREE_HEARTBEAT_TIMEOUT": "10s"}, time.Minute, 10 * time.Second, ""},
+		{"not a duration", map[string]string{"SKEWFREE_HEARTBEAT_TIMEOUT": "ten"}, 0, 0, "SKEWFREE_HEARTBEAT_TIMEOUT"},
+		{"not positive", map[string]string{"SKEWFREE_ACTIVITY_TIMEOUT": "-1s"}, 0, 0, "SKEWFREE_ACTIVITY_TIMEOUT"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			act, hb, err := config.TimeoutsFromEnv(func(k string) string { return c.env[k] })
+			if c.wantErrNaming != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErrNaming) {
+					t.Fatalf("error %v, want one naming %s", err, c.wantErrNaming)
+				}
+				return
+			}
+			if err != nil || act != c.act || hb != c.hb {
+				t.Fatalf("got %s %s %v, want %s %s", act, hb, err, c.act, c.hb)
+			}
+		})
 	}
 }
