@@ -67,14 +67,7 @@ func TestSkippedDrainWindow(t *testing.T) {
 			dir := t.TempDir()
 			reg := drainRegistry(t, c.ttl)
 			v, _ := reg.View("hourly")
-			src, err := parquet.OpenSources(filepath.Join(dir, "raw"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			off, err := parquet.Open(filepath.Join(dir, "offline"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			src, off := openStores(t, dir)
 			// Key 1: one event in window E1. Key 2: one in every window.
 			ev := &features.Frame{Columns: []*features.Column{features.NewColumn("user_id", features.Int64, 0), features.NewColumn("x", features.Float64, 0)}}
 			add := func(key int64, at time.Time, x float64) {
@@ -152,14 +145,7 @@ func TestDrainAfterFeatureTypeChange(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	e := func(i int) time.Time { return e0.Add(time.Duration(i) * time.Hour) }
-	src, err := parquet.OpenSources(filepath.Join(dir, "raw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	off, err := parquet.Open(filepath.Join(dir, "offline"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, off := openStores(t, dir)
 	oldReg, newReg := funcRegistry(t, features.Int64, "v1"), funcRegistry(t, features.Float64, "v2")
 	v, _ := oldReg.View("hourly")
 	// Key 1: one event in window E1. Key 2: one in every window.
@@ -212,14 +198,7 @@ func TestNotDrainedKeysOfShard(t *testing.T) {
 	dir := t.TempDir()
 	reg := drainRegistry(t, 0)
 	v, _ := reg.View("hourly")
-	src, err := parquet.OpenSources(filepath.Join(dir, "raw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	off, err := parquet.Open(filepath.Join(dir, "offline"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, off := openStores(t, dir)
 	ev := &features.Frame{Columns: []*features.Column{features.NewColumn("user_id", features.Int64, 0), features.NewColumn("x", features.Float64, 0)}}
 	for k := int64(1); k <= 30; k++ {
 		ev.Time = append(ev.Time, features.Micros(e0.Add(30*time.Minute)))
@@ -255,4 +234,18 @@ func TestNotDrainedKeysOfShard(t *testing.T) {
 	if !slices.Equal(got, whole.Ints) {
 		t.Errorf("keys over all shards %v, want %v", got, whole.Ints)
 	}
+}
+
+// openStores opens a raw-source root and an offline store under dir.
+func openStores(t *testing.T, dir string) (*parquet.Sources, *parquet.Store) {
+	t.Helper()
+	src, err := parquet.OpenSources(filepath.Join(dir, "raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, err := parquet.Open(filepath.Join(dir, "offline"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src, off
 }
