@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -574,7 +575,7 @@ func TestWorkerRestartMidBackfill(t *testing.T) {
 }
 
 func TestBadInputFailsWithoutRetries(t *testing.T) {
-	s := newStack(t)
+	s := newProjectStack(t, uniqueProject("badinput"), "")
 	ctx := context.Background()
 	var reads atomic.Int32
 	w := s.worker(func(a *activities.Activities) { a.Sources = countingSource{a.Sources, &reads} })
@@ -586,8 +587,8 @@ func TestBadInputFailsWithoutRetries(t *testing.T) {
 	if err := os.RemoveAll(srcRoot); err != nil {
 		t.Fatal(err)
 	}
-	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.MaterializeID("user_orders", end), TaskQueue: workflows.TaskQueue},
-		workflows.MaterializeWorkflow, workflows.InputFor(v, end))
+	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: s.project.MaterializeID("user_orders", end), TaskQueue: s.project.TaskQueue()},
+		workflows.MaterializeWorkflow, s.project.InputFor(v, end))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -724,4 +725,10 @@ func deleteSchedules(s *stack, reg *features.Registry) {
 	for _, v := range reg.Views() {
 		_ = s.client.ScheduleClient().GetHandle(context.Background(), s.project.ScheduleID(v.Name)).Delete(context.Background())
 	}
+}
+
+// uniqueProject names a project new to the shared server, for tests whose
+// workflow ids must not meet an earlier run's (go test -count=N).
+func uniqueProject(prefix string) string {
+	return prefix + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 }

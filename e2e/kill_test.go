@@ -71,7 +71,11 @@ func tail(s string, n int) string {
 // starter's command line, as a user would, with short activity timeouts
 // from the configuration, so abandoned activities are retried in seconds.
 func TestKillWorkerProcessMidBackfill(t *testing.T) {
-	s := newStack(t)
+	// A project of its own, new each run: the shared server keeps every
+	// earlier run's workflows (go test -count=N), and their ids must not
+	// meet this run's.
+	project := uniqueProject("kill")
+	s := newProjectStack(t, project, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	const view, windows = "user_activity", 72
@@ -100,6 +104,7 @@ func TestKillWorkerProcessMidBackfill(t *testing.T) {
 		"SKEWFREE_REDIS_URL": s.redisURL, "SKEWFREE_OFFLINE": "file://" + s.stores.Offline.Root(),
 		"SKEWFREE_SOURCE":            "file://" + s.sourceRoot(),
 		"SKEWFREE_HEARTBEAT_TIMEOUT": "10s", "SKEWFREE_ACTIVITY_TIMEOUT": "60s",
+		"SKEWFREE_PROJECT": project,
 	}
 	var kv []string
 	for k, val := range env {
@@ -116,7 +121,7 @@ func TestKillWorkerProcessMidBackfill(t *testing.T) {
 		done <- cli.Run(ctx, s.reg, []string{"backfill", "--view", view, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339),
 			"--concurrency", "4", "--wait"}, &stdout, &stderr)
 	}()
-	id := workflows.BackfillID(view, from, to)
+	id := s.project.BackfillID(view, from, to)
 	ends := features.WindowEnds(v, from, to)
 	if len(ends) != windows {
 		t.Fatalf("%d window ends", len(ends))
@@ -140,7 +145,7 @@ func TestKillWorkerProcessMidBackfill(t *testing.T) {
 			t.Fatalf("backfill nearly finished (%+v) before an activity could be caught running: make the windows heavier", p)
 		}
 		for _, e := range ends[p.Done:min(p.Done+12, len(ends))] {
-			if running := startedActivities(ctx, s.client, workflows.MaterializeID(view, e)); len(running) > 0 {
+			if running := startedActivities(ctx, s.client, s.project.MaterializeID(view, e)); len(running) > 0 {
 				killedRunning = append(killedRunning, running...)
 			}
 		}
