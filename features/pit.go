@@ -170,28 +170,6 @@ func NewAsOfJoin(keys *Column, times []int64, only []int32, feats []Feature, opt
 // Buckets is the number of distinct (key, time) pairs: what memory scales with.
 func (j *AsOfJoin) Buckets() int { return len(j.bucketT) }
 
-// MaxTime is the latest entity time: history after it can be skipped.
-func (j *AsOfJoin) MaxTime() int64 {
-	m := int64(math.MinInt64)
-	for id := 0; id+1 < len(j.bucketStart); id++ {
-		if e := j.bucketStart[id+1]; e > j.bucketStart[id] {
-			m = max(m, j.bucketT[e-1])
-		}
-	}
-	return m
-}
-
-// MinTime is the earliest entity time.
-func (j *AsOfJoin) MinTime() int64 {
-	m := int64(math.MaxInt64)
-	for id := 0; id+1 < len(j.bucketStart); id++ {
-		if s := j.bucketStart[id]; s < j.bucketStart[id+1] {
-			m = min(m, j.bucketT[s])
-		}
-	}
-	return m
-}
-
 // Accumulator collects the best history row per bucket from the history
 // chunks given to Add. One Accumulator is not safe for concurrent use; use one
 // per goroutine and pass them all to Result.

@@ -191,6 +191,25 @@ func Build(ctx context.Context, reg *features.Registry, hist History, opt Option
 		parts := partitions(n, len(r.feats), opt)
 		st.Partitions = max(st.Partitions, parts)
 		key := keys[keyCol{r.ent.JoinKey, r.ent.KeyType}]
+		// The view's files and when each became known, once for every
+		// partition: partitions split by key hash, so each spans about the
+		// whole time range anyway.
+		var files []string
+		var known []int64
+		if n > 0 {
+			var from time.Time
+			if r.view.TTL > 0 {
+				from = features.FromMicros(slices.Min(times)).Add(-r.view.TTL)
+			}
+			if files, err = hist.ViewFiles(ctx, r.view.Name, from, features.FromMicros(slices.Max(times))); err != nil {
+				return st, fmt.Errorf("view %s: %w", r.view.Name, err)
+			}
+			if pub, ok := hist.(Publications); ok && opt.AsKnownAt {
+				if known, err = pub.KnownAt(ctx, files); err != nil {
+					return st, fmt.Errorf("view %s: %w", r.view.Name, err)
+				}
+			}
+		}
 		for p, only := range splitByHash(key, parts) {
 			if only != nil && len(only) == 0 {
 				continue // no entity row hashed here (nil would mean all rows)
@@ -199,20 +218,6 @@ func Build(ctx context.Context, reg *features.Registry, hist History, opt Option
 				TTL: r.view.TTL, Lateness: r.view.Lateness, Visibility: opt.Visibility, AsKnownAt: opt.AsKnownAt})
 			if j.Buckets() == 0 {
 				continue
-			}
-			var from time.Time
-			if r.view.TTL > 0 {
-				from = features.FromMicros(j.MinTime()).Add(-r.view.TTL)
-			}
-			files, err := hist.ViewFiles(ctx, r.view.Name, from, features.FromMicros(j.MaxTime()))
-			if err != nil {
-				return st, fmt.Errorf("view %s: %w", r.view.Name, err)
-			}
-			var known []int64
-			if pub, ok := hist.(Publications); ok && opt.AsKnownAt {
-				if known, err = pub.KnownAt(ctx, files); err != nil {
-					return st, fmt.Errorf("view %s: %w", r.view.Name, err)
-				}
 			}
 			rows, err := scanHistory(ctx, j, files, known, r.ent, r.feats, opt.Workers, dst)
 			if err != nil {
