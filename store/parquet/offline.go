@@ -70,11 +70,7 @@ func WindowStamp(end time.Time) string { return end.UTC().Format("20060102T15040
 // window is not sharded. Readers still accept such files; WriteWindow writes
 // VersionFile names.
 func WindowFile(view string, end time.Time, shard int) string {
-	name := "part-" + WindowStamp(end)
-	if shard >= 0 {
-		name += fmt.Sprintf("-%04d", shard)
-	}
-	return filepath.Join(view, "date="+end.UTC().Format(time.DateOnly), name+".parquet")
+	return partFile(view, end, "part-"+WindowStamp(end), shard)
 }
 
 // WriteWindow writes the rows of view's window ending at end as the version
@@ -122,7 +118,7 @@ func (s *Store) RemoveStaleShards(ctx context.Context, view string, end, created
 	if created.IsZero() {
 		return nil // no version named: nothing of ours to remove
 	}
-	dir := filepath.Join(s.root, filepath.Dir(WindowFile(view, end, -1)))
+	dir := filepath.Join(s.root, dateDir(view, end))
 	ents, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("offline store: %w", err)
@@ -293,7 +289,7 @@ func (s *Store) HasWindow(ctx context.Context, view string, end time.Time) (bool
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	dir := filepath.Join(s.root, filepath.Dir(WindowFile(view, end, -1)))
+	dir := filepath.Join(s.root, dateDir(view, end))
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil

@@ -51,11 +51,16 @@ func dateDir(view string, end time.Time) string {
 // at created writes for view's window ending at end; shard < 0 means the
 // window is not sharded.
 func VersionFile(view string, end, created time.Time, shard int) string {
-	name := versionName(end, created)
+	return partFile(view, end, versionName(end, created), shard)
+}
+
+// partFile is the path, relative to the root, of a window's file whose name
+// starts with stem, for one shard (shard < 0: the whole window).
+func partFile(view string, end time.Time, stem string, shard int) string {
 	if shard >= 0 {
-		name += fmt.Sprintf("-%04d", shard)
+		stem += fmt.Sprintf("-%04d", shard)
 	}
-	return filepath.Join(dateDir(view, end), name+".parquet")
+	return filepath.Join(dateDir(view, end), stem+".parquet")
 }
 
 // PublishedFile is the path, relative to the root, of a version's
