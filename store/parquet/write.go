@@ -15,37 +15,48 @@ import (
 const rowGroupRows = 256 << 10
 
 // WriteFrame writes f as one Parquet file to w: key column (named after
-// f.Key.Name, required), timeName (TIMESTAMP micros UTC), created_timestamp
-// when f.Created is set, then f's columns, all nullable. meta becomes file
+// f.Key.Name), timeName (TIMESTAMP micros UTC), created_timestamp when
+// f.Created is set, then f's columns, all nullable. meta becomes file
 // key/value metadata.
 func WriteFrame(w io.Writer, f *features.Frame, timeName string, meta map[string]string) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
-	sb := newSchemaBuilder()
+	cols := make([]outColumn, 0, len(f.Columns)+3)
 	if f.Key != nil {
-		kn, err := nodeFor(f.Key.Type)
-		if err != nil {
-			return err
-		}
-		if err := sb.add(f.Key.Name, kn); err != nil {
-			return err
-		}
+		cols = append(cols, outColumn{name: f.Key.Name, col: f.Key})
 	}
-	if err := sb.add(timeName, timestampNode()); err != nil {
-		return err
-	}
+	cols = append(cols, outColumn{name: timeName, times: f.Time})
 	if f.Created != nil {
-		if err := sb.add(CreatedTimestamp, timestampNode()); err != nil {
-			return err
-		}
+		cols = append(cols, outColumn{name: CreatedTimestamp, times: f.Created})
 	}
 	for _, c := range f.Columns {
-		n, err := nodeFor(c.Type)
-		if err != nil {
-			return fmt.Errorf("column %s: %w", c.Name, err)
+		cols = append(cols, outColumn{name: c.Name, col: c})
+	}
+	return writeColumns(w, cols, f.Len(), meta)
+}
+
+// outColumn is one column for writeColumns: a required TIMESTAMP(MICROS,
+// UTC) column of times, or col written nullable with its type.
+type outColumn struct {
+	name  string
+	times []int64
+	col   *features.Column
+}
+
+// writeColumns writes n rows of cols, in their order, as one Parquet file
+// (one row group per rowGroupRows rows, one empty row group when n is 0).
+func writeColumns(w io.Writer, cols []outColumn, n int, meta map[string]string) error {
+	sb := newSchemaBuilder()
+	for _, c := range cols {
+		node := timestampNode()
+		if c.col != nil {
+			var err error
+			if node, err = nodeFor(c.col.Type); err != nil {
+				return fmt.Errorf("column %s: %w", c.name, err)
+			}
 		}
-		if err := sb.add(c.Name, n); err != nil {
+		if err := sb.add(c.name, node); err != nil {
 			return err
 		}
 	}
@@ -55,48 +66,23 @@ func WriteFrame(w io.Writer, f *features.Frame, timeName string, meta map[string
 	}
 	pw := goparquet.NewWriter(w, opts...)
 	buf := make([]goparquet.Value, 0, 8192)
-	n := f.Len()
 	for lo := 0; lo < n || (n == 0 && lo == 0); lo += rowGroupRows {
 		hi := min(lo+rowGroupRows, n)
 		cw := pw.ColumnWriters()
-		ci := 0
-		writeCol := func(vals []goparquet.Value) error {
-			_, err := cw[ci].WriteRowValues(vals)
-			return err
-		}
-		writeFeature := func(c *features.Column) error {
+		for ci, c := range cols {
 			for b := lo; b < hi; b += cap(buf) {
-				buf = appendColumnValues(buf[:0], c, b, min(b+cap(buf), hi), ci)
-				if err := writeCol(buf); err != nil {
-					return fmt.Errorf("write %s: %w", c.Name, err)
+				e := min(b+cap(buf), hi)
+				if c.col != nil {
+					buf = appendColumnValues(buf[:0], c.col, b, e, ci)
+				} else {
+					buf = buf[:0]
+					for _, t := range c.times[b:e] {
+						buf = append(buf, goparquet.Int64Value(t).Level(0, 0, ci))
+					}
 				}
-			}
-			ci++
-			return nil
-		}
-		if f.Key != nil {
-			if err := writeFeature(f.Key); err != nil {
-				return err
-			}
-		}
-		for _, ts := range [][]int64{f.Time, f.Created} {
-			if ts == nil {
-				continue
-			}
-			for b := lo; b < hi; b += cap(buf) {
-				buf = buf[:0]
-				for _, t := range ts[b:min(b+cap(buf), hi)] {
-					buf = append(buf, goparquet.Int64Value(t).Level(0, 0, ci))
+				if _, err := cw[ci].WriteRowValues(buf); err != nil {
+					return fmt.Errorf("write %s: %w", c.name, err)
 				}
-				if err := writeCol(buf); err != nil {
-					return fmt.Errorf("write timestamps: %w", err)
-				}
-			}
-			ci++
-		}
-		for _, c := range f.Columns {
-			if err := writeFeature(c); err != nil {
-				return err
 			}
 		}
 		if err := pw.Flush(); err != nil {
