@@ -221,9 +221,13 @@ func noEvents(reg *Registry, v *View) *Frame {
 	return f
 }
 
-func compareKeys(c *Column, a, b int) int {
-	if c.Type == String {
-		return cmp.Compare(c.Strings[a], c.Strings[b])
+// CompareKeys orders row i of key column x against row j of key column y
+// (both of one key type, string or int64), ignoring validity.
+func CompareKeys(x *Column, i int, y *Column, j int) int {
+	if x.Type == String {
+		return cmp.Compare(x.Strings[i], y.Strings[j])
 	}
-	return cmp.Compare(c.Ints[a], c.Ints[b])
+	return cmp.Compare(x.Ints[i], y.Ints[j])
 }
+
+func compareKeys(c *Column, a, b int) int { return CompareKeys(c, a, c, b) }

@@ -222,21 +222,10 @@ func mergeExtraKeys(key *Column, rows, bounds []int, extra *Column) []int {
 			}
 		}
 	}
-	cmpExtra := func(a, b int) int {
-		if extra.Type == String {
-			return cmp.Compare(extra.Strings[a], extra.Strings[b])
-		}
-		return cmp.Compare(extra.Ints[a], extra.Ints[b])
-	}
+	cmpExtra := func(a, b int) int { return compareKeys(extra, a, b) }
 	slices.SortFunc(xs, cmpExtra)
 	// cmpGroup compares group g's key with extra row e.
-	cmpGroup := func(g, e int) int {
-		r := rows[bounds[g]]
-		if key.Type == String {
-			return cmp.Compare(key.Strings[r], extra.Strings[e])
-		}
-		return cmp.Compare(key.Ints[r], extra.Ints[e])
-	}
+	cmpGroup := func(g, e int) int { return CompareKeys(key, rows[bounds[g]], extra, e) }
 	slots := make([]int, 0, groups+len(xs))
 	g, i := 0, 0
 	for g < groups || i < len(xs) {

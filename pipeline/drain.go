@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -106,19 +105,13 @@ func NotDrainedKeysOf(ctx context.Context, reg *features.Registry, hist HistoryR
 // each key once.
 func unionKeys(a, b *features.Column) *features.Column {
 	out := features.NewColumn(a.Name, a.Type, a.Len()+b.Len())
-	less := func(x *features.Column, i int, y *features.Column, j int) int {
-		if x.Type == features.String {
-			return cmp.Compare(x.Strings[i], y.Strings[j])
-		}
-		return cmp.Compare(x.Ints[i], y.Ints[j])
-	}
 	i, j := 0, 0
 	for i < a.Len() || j < b.Len() {
 		switch {
-		case j == b.Len() || (i < a.Len() && less(a, i, b, j) < 0):
+		case j == b.Len() || (i < a.Len() && features.CompareKeys(a, i, b, j) < 0):
 			out.AppendRow(a, i)
 			i++
-		case i == a.Len() || less(a, i, b, j) > 0:
+		case i == a.Len() || features.CompareKeys(a, i, b, j) > 0:
 			out.AppendRow(b, j)
 			j++
 		default:

@@ -331,12 +331,7 @@ func (s *Store) ReadWindow(ctx context.Context, view string, end time.Time, spec
 	for i := range rows {
 		rows[i] = i
 	}
-	keyCmp := func(a, b int) int {
-		if all.Key.Type == features.String {
-			return cmp.Compare(all.Key.Strings[a], all.Key.Strings[b])
-		}
-		return cmp.Compare(all.Key.Ints[a], all.Key.Ints[b])
-	}
+	keyCmp := func(a, b int) int { return features.CompareKeys(all.Key, a, all.Key, b) }
 	slices.SortStableFunc(rows, func(a, b int) int {
 		return cmp.Or(keyCmp(a, b), cmp.Compare(all.Time[a], all.Time[b]), cmp.Compare(all.Created[a], all.Created[b]))
 	})
