@@ -56,18 +56,7 @@ type erow struct {
 
 func runJoin(t *testing.T, ents []erow, hist []hrow, opt features.JoinOptions, withCreated bool, split int) []features.Value {
 	t.Helper()
-	keys := features.NewColumn("user_id", features.String, 0)
-	var times []int64
-	for _, e := range ents {
-		k := features.StringValue(e.key)
-		if e.nullKey {
-			k = features.Null
-		}
-		_ = keys.Append(k)
-		times = append(times, at(e.t)+e.plusUS)
-	}
-	feats := []features.Feature{{Name: "v", Type: features.Int64}}
-	j := features.NewAsOfJoin(keys, times, nil, feats, opt)
+	j := newJoin(ents, opt)
 	// Spread history over split accumulators, as parallel workers would.
 	var accs []*features.Accumulator
 	for i := 0; i < split; i++ {
@@ -79,9 +68,29 @@ func runJoin(t *testing.T, ents []erow, hist []hrow, opt features.JoinOptions, w
 		a.Add(historyFrame(part, withCreated), int64(i))
 		accs = append(accs, a)
 	}
-	dst := []*features.Column{features.NewNullColumn("v", features.Int64, len(ents))}
+	return fillValues(j, len(ents), accs)
+}
+
+// newJoin is the join of entity rows ents for one int64 feature "v".
+func newJoin(ents []erow, opt features.JoinOptions) *features.AsOfJoin {
+	keys := features.NewColumn("user_id", features.String, 0)
+	var times []int64
+	for _, e := range ents {
+		k := features.StringValue(e.key)
+		if e.nullKey {
+			k = features.Null
+		}
+		_ = keys.Append(k)
+		times = append(times, at(e.t)+e.plusUS)
+	}
+	return features.NewAsOfJoin(keys, times, nil, []features.Feature{{Name: "v", Type: features.Int64}}, opt)
+}
+
+// fillValues merges accs and returns feature v of each of the n entity rows.
+func fillValues(j *features.AsOfJoin, n int, accs []*features.Accumulator) []features.Value {
+	dst := []*features.Column{features.NewNullColumn("v", features.Int64, n)}
 	j.Fill(dst, accs...)
-	out := make([]features.Value, len(ents))
+	out := make([]features.Value, n)
 	for i := range out {
 		out[i] = dst[0].Value(i)
 	}

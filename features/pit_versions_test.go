@@ -20,13 +20,7 @@ func pub(h float64) int64 { return at(h) }
 
 func runVersions(t *testing.T, ents []erow, chunks []chunk, opt features.JoinOptions) []features.Value {
 	t.Helper()
-	keys := features.NewColumn("user_id", features.String, 0)
-	var times []int64
-	for _, e := range ents {
-		_ = keys.Append(features.StringValue(e.key))
-		times = append(times, at(e.t)+e.plusUS)
-	}
-	j := features.NewAsOfJoin(keys, times, nil, []features.Feature{{Name: "v", Type: features.Int64}}, opt)
+	j := newJoin(ents, opt)
 	// One accumulator per chunk, as parallel workers reading one file each.
 	var accs []*features.Accumulator
 	for i, c := range chunks {
@@ -38,13 +32,7 @@ func runVersions(t *testing.T, ents []erow, chunks []chunk, opt features.JoinOpt
 		a.AddKnown(f, int64(i), c.known)
 		accs = append(accs, a)
 	}
-	dst := []*features.Column{features.NewNullColumn("v", features.Int64, len(ents))}
-	j.Fill(dst, accs...)
-	out := make([]features.Value, len(ents))
-	for i := range out {
-		out[i] = dst[0].Value(i)
-	}
-	return out
+	return fillValues(j, len(ents), accs)
 }
 
 func TestAsOfJoinAvailabilityAndVersions(t *testing.T) {
