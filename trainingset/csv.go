@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -18,14 +19,7 @@ import (
 
 // IsCSV reports whether an entity table path names a CSV file (by its
 // ".csv" extension, any case); any other file is read as Parquet.
-func IsCSV(path string) bool { return strings.EqualFold(fileExt(path), ".csv") }
-
-func fileExt(path string) string {
-	if i := strings.LastIndexByte(path, '.'); i >= 0 && !strings.ContainsAny(path[i:], `/\`) {
-		return path[i:]
-	}
-	return ""
-}
+func IsCSV(path string) bool { return strings.EqualFold(filepath.Ext(path), ".csv") }
 
 // ReadCSV reads an entity table kept as CSV (RFC 4180, comma-separated, UTF-8)
 // into columns in header order. The first line is the header: unique column
