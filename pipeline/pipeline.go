@@ -30,15 +30,9 @@ func ComputeWindow(ctx context.Context, reg *features.Registry, src SourceReader
 	return computeWindow(ctx, reg, src, nil, view, end, created)
 }
 
-// ComputeWindowDrained is ComputeWindow that also gives a row to every
-// entity whose newest row in hist is not drained (NotDrainedKeys): what a
-// scheduled run computes.
-func ComputeWindowDrained(ctx context.Context, reg *features.Registry, src SourceReader, hist HistoryReader, view string, end, created time.Time) (*features.Frame, error) {
-	return computeWindow(ctx, reg, src, hist, view, end, created)
-}
-
-// computeWindow is ComputeWindow, plus the drained rows of hist when it is
-// not nil.
+// computeWindow is ComputeWindow that, when hist is not nil, also gives a
+// row to every entity whose newest row in hist is not drained
+// (NotDrainedKeys).
 func computeWindow(ctx context.Context, reg *features.Registry, src SourceReader, hist HistoryReader, view string, end, created time.Time) (*features.Frame, error) {
 	v, ok := reg.View(view)
 	if !ok {
@@ -64,13 +58,8 @@ func computeWindow(ctx context.Context, reg *features.Registry, src SourceReader
 // When off can read its history (a HistoryReader, as *parquet.Store is),
 // entities whose newest row is not drained get their drained row too.
 func MaterializeOffline(ctx context.Context, reg *features.Registry, src SourceReader, off OfflineWriter, view string, end, created time.Time) (parquet.Partition, error) {
-	var fr *features.Frame
-	var err error
-	if hist, ok := off.(HistoryReader); ok {
-		fr, err = ComputeWindowDrained(ctx, reg, src, hist, view, end, created)
-	} else {
-		fr, err = ComputeWindow(ctx, reg, src, view, end, created)
-	}
+	hist, _ := off.(HistoryReader)
+	fr, err := computeWindow(ctx, reg, src, hist, view, end, created)
 	if err != nil {
 		return parquet.Partition{}, err
 	}
