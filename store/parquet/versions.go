@@ -66,7 +66,13 @@ func partFile(view string, end time.Time, stem string, shard int) string {
 // PublishedFile is the path, relative to the root, of a version's
 // publication marker.
 func PublishedFile(view string, end, created time.Time) string {
-	return filepath.Join(dateDir(view, end), PublishedDir, versionName(end, created)+".json")
+	return markerIn(dateDir(view, end), end, created)
+}
+
+// markerIn is the path of a version's publication marker given its date
+// folder (as a path relative to the root or not).
+func markerIn(dir string, end, created time.Time) string {
+	return filepath.Join(dir, PublishedDir, versionName(end, created)+".json")
 }
 
 // FileName is what an offline file's name says about its rows.
@@ -273,7 +279,7 @@ func (s *Store) KnownAt(ctx context.Context, files []string) ([]int64, error) {
 			out[i] = features.KnownAtCreated
 			continue
 		}
-		marker := filepath.Join(filepath.Dir(path), PublishedDir, versionName(n.WindowEnd, n.Created)+".json")
+		marker := markerIn(filepath.Dir(path), n.WindowEnd, n.Created)
 		at, seen := cache[marker]
 		if !seen {
 			p, ok, err := readMarker(marker)
