@@ -130,16 +130,29 @@ func (n *Newest) NotDrained(reg *Registry, v *View) (*Column, error) {
 	if err != nil {
 		return nil, err
 	}
-	all := n.out.Take(misfit).Key
-	for r := range keys.Valid {
-		all.AppendRow(keys, r)
+	slices.SortFunc(misfit, func(a, b int) int { return compareKeys(n.out.Key, a, b) })
+	return UnionKeys(keys, n.out.Take(misfit).Key), nil
+}
+
+// UnionKeys merges two sorted key columns without nulls into one, sorted,
+// each key once.
+func UnionKeys(a, b *Column) *Column {
+	out := NewColumn(a.Name, a.Type, a.Len()+b.Len())
+	i, j := 0, 0
+	for i < a.Len() || j < b.Len() {
+		switch {
+		case j == b.Len() || (i < a.Len() && CompareKeys(a, i, b, j) < 0):
+			out.AppendRow(a, i)
+			i++
+		case i == a.Len() || CompareKeys(a, i, b, j) > 0:
+			out.AppendRow(b, j)
+			j++
+		default:
+			out.AppendRow(a, i)
+			i, j = i+1, j+1
+		}
 	}
-	rows := make([]int, all.Len())
-	for i := range rows {
-		rows[i] = i
-	}
-	slices.SortFunc(rows, func(a, b int) int { return compareKeys(all, a, b) })
-	return (&Frame{Key: all, Time: make([]int64, all.Len())}).Take(rows).Key, nil
+	return out
 }
 
 // NotDrained returns the keys of newest (one row per key, as Newest.Frame

@@ -96,28 +96,7 @@ func NotDrainedKeysOf(ctx context.Context, reg *features.Registry, hist HistoryR
 		if err != nil {
 			return nil, fmt.Errorf("view %s: %w", v.Name, err)
 		}
-		keys = unionKeys(keys, pk)
+		keys = features.UnionKeys(keys, pk)
 	}
 	return keys, nil
-}
-
-// unionKeys merges two sorted key columns without nulls into one, sorted,
-// each key once.
-func unionKeys(a, b *features.Column) *features.Column {
-	out := features.NewColumn(a.Name, a.Type, a.Len()+b.Len())
-	i, j := 0, 0
-	for i < a.Len() || j < b.Len() {
-		switch {
-		case j == b.Len() || (i < a.Len() && features.CompareKeys(a, i, b, j) < 0):
-			out.AppendRow(a, i)
-			i++
-		case i == a.Len() || features.CompareKeys(a, i, b, j) > 0:
-			out.AppendRow(b, j)
-			j++
-		default:
-			out.AppendRow(a, i)
-			i, j = i+1, j+1
-		}
-	}
-	return out
 }
