@@ -109,7 +109,8 @@ any mismatch.`,
 			out := cmd.OutOrStdout()
 			for i, r := range rows {
 				event := features.FromMicros(off.Time[r])
-				withinTTL := v.TTL == 0 || !ref.After(event.Add(v.TTL)) // ref - TTL <= event_timestamp, as the reader
+				// The reader's own comparison, in its µs: ref - TTL <= event_timestamp.
+				withinTTL := v.TTL == 0 || features.Micros(ref)-v.TTL.Microseconds() <= off.Time[r]
 				for j, c := range off.Columns {
 					got, want := res.Rows[i][j], c.Value(r)
 					switch {

@@ -10,9 +10,9 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/features/demo"
 	"github.com/skewfree/skewfree/internal/testenv"
+	"github.com/skewfree/skewfree/serving"
 	"github.com/skewfree/skewfree/store/parquet"
 	redisstore "github.com/skewfree/skewfree/store/redis"
 )
@@ -29,7 +29,7 @@ func TestSkewCheckMissingOnline(t *testing.T) {
 	reg := demo.Registry()
 	v, _ := reg.View("user_orders")
 	today := time.Now().UTC().Truncate(24 * time.Hour)
-	keys := stringKeys("u1", "u2", "u3", "u4")
+	keys := serving.StringKeys("u1", "u2", "u3", "u4")
 	tests := []struct {
 		name           string
 		end            time.Time // the window end (and event_timestamp) of the offline rows
@@ -60,11 +60,7 @@ func TestSkewCheckMissingOnline(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pushed := make([]int, tc.pushed)
-			for i := range pushed {
-				pushed[i] = i
-			}
-			if _, err := online.Write(ctx, "user_orders", f.Take(pushed)); err != nil {
+			if _, err := online.Write(ctx, "user_orders", f.Take(seq(tc.pushed))); err != nil {
 				t.Fatal(err)
 			}
 			t.Setenv("SKEWFREE_REDIS_URL", srv.URL())
@@ -85,12 +81,4 @@ func TestSkewCheckMissingOnline(t *testing.T) {
 			}
 		})
 	}
-}
-
-func stringKeys(ks ...string) []features.Value {
-	out := make([]features.Value, len(ks))
-	for i, k := range ks {
-		out[i] = features.StringValue(k)
-	}
-	return out
 }

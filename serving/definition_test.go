@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/internal/onlinecodec"
 	"github.com/skewfree/skewfree/internal/testenv"
@@ -42,9 +40,7 @@ func feat(name string, t features.Type) features.Feature {
 // never by position — and NOT_FOUND where the writer's definition has no
 // feature of that name and type, counted in Stats.DefinitionNotFound.
 func TestOtherDefinitionServedByNameAndType(t *testing.T) {
-	srv := testenv.StartRedis(t)
-	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { c.Close() })
+	c := newClient(t)
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 
@@ -92,16 +88,7 @@ func TestOtherDefinitionServedByNameAndType(t *testing.T) {
 				for j, f := range written {
 					vals[j] = values[f.Name]
 				}
-				enc, err := onlinecodec.Append(nil, onlinecodec.Header{EventMicros: features.Micros(now), CreatedMicros: features.Micros(now), Fingerprint: writer.Fingerprint("stats")}, vals)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, k := range keys {
-					key, _ := ws.Key("stats", features.Key{Str: k.Str()})
-					if err := c.Set(ctx, key, enc, 0).Err(); err != nil {
-						t.Fatal(err)
-					}
-				}
+				setRaw(t, c, ws, "stats", writer.Fingerprint("stats"), now, vals, "u1", "u2")
 			}
 
 			reg := defRegistry(t, tc.reader...)
@@ -157,9 +144,7 @@ func TestOtherDefinitionServedByNameAndType(t *testing.T) {
 // its schema, so a reader of a later definition can tell what the values
 // are.
 func TestSchemaPublishedOnce(t *testing.T) {
-	srv := testenv.StartRedis(t)
-	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { c.Close() })
+	c := newClient(t)
 	ctx := context.Background()
 	reg := defRegistry(t, feat("a", features.Int64), feat("s", features.String))
 	s, err := redisstore.New(c, reg, redisstore.Options{Prefix: "p"})

@@ -71,7 +71,7 @@ func newReader(reg *features.Registry, store Store, opts Options, h hooks) (*Rea
 		return nil, err
 	}
 	opts.init()
-	r := &Reader{reg: reg, store: store, opts: opts, hooks: h, plans: planCache{seed: maphash.MakeSeed(), plans: map[uint64][]*plan{}, bySlce: map[sliceID]*plan{}}}
+	r := &Reader{reg: reg, store: store, opts: opts, hooks: h, schemas: newSchemaCache(), plans: planCache{seed: maphash.MakeSeed(), plans: map[uint64][]*plan{}, bySlce: map[sliceID]*plan{}}}
 	if opts.CacheEntries > 0 {
 		c, err := otter.New(&otter.Options[string, *entry]{
 			MaximumSize:      opts.CacheEntries,

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/maypok86/otter/v2"
 	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/internal/onlinecodec"
 )
@@ -40,58 +41,37 @@ type remap struct {
 
 // schemaCache holds published schemas and, apart, fingerprints known to
 // have none (or a corrupt one), so that junk fingerprints never crowd out
-// the schemas of real definitions. Either set, when full, makes room by
-// dropping an entry: negative ones expired first.
+// the schemas of real definitions. Each set is a bounded otter cache without
+// expiry (so no clean-up goroutine); a negative entry is stale once older
+// than schemaRetry.
 type schemaCache struct {
-	mu  sync.RWMutex
-	pos map[schemaID]*remap
-	neg map[schemaID]*remap
+	pos, neg *otter.Cache[schemaID, *remap]
+}
+
+func newSchemaCache() schemaCache {
+	o := &otter.Options[schemaID, *remap]{MaximumSize: maxSchemas}
+	return schemaCache{pos: otter.Must(o), neg: otter.Must(o)}
 }
 
 // cached returns the remap of (view, fingerprint) if it is known, or known
 // to be missing and asked for recently.
 func (c *schemaCache) cached(id schemaID) (*remap, bool) {
-	c.mu.RLock()
-	m, ok := c.pos[id]
-	if !ok {
-		m, ok = c.neg[id]
+	if m, ok := c.pos.GetIfPresent(id); ok {
+		return m, true
 	}
-	c.mu.RUnlock()
-	if ok && !m.known && time.Since(m.at) > schemaRetry {
-		return nil, false
+	if m, ok := c.neg.GetIfPresent(id); ok && time.Since(m.at) <= schemaRetry {
+		return m, true
 	}
-	return m, ok
+	return nil, false
 }
 
 func (c *schemaCache) put(id schemaID, m *remap) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.pos == nil {
-		c.pos, c.neg = map[schemaID]*remap{}, map[schemaID]*remap{}
-	}
-	set := c.neg
 	if m.known {
-		set = c.pos
-		delete(c.neg, id)
+		c.neg.Invalidate(id)
+		c.pos.Set(id, m)
+		return
 	}
-	if _, ok := set[id]; !ok && len(set) >= maxSchemas {
-		evict(set)
-	}
-	set[id] = m
-}
-
-// evict drops one entry of a full set: an expired negative one if there is
-// one, else any.
-func evict(set map[schemaID]*remap) {
-	var victim schemaID
-	for id, m := range set {
-		if !m.known && time.Since(m.at) > schemaRetry {
-			delete(set, id)
-			return
-		}
-		victim = id
-	}
-	delete(set, victim)
+	c.neg.Set(id, m)
 }
 
 // warnLimiter lets through at most one warning per schemaRetry, telling how

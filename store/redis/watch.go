@@ -63,11 +63,10 @@ func (s *Store) watchOnce(ctx context.Context, fn func(keys []string, reset bool
 	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
 	defer stop()
 	defer ps.Close()
-	pinged := false
-	var pongBy time.Time // when pinged: the deadline for any answer
+	var pongBy time.Time // zero, or the deadline for any answer to a ping
 	for {
 		wait := s.opts.PingInterval
-		if pinged {
+		if !pongBy.IsZero() {
 			if wait = time.Until(pongBy); wait <= 0 {
 				return up, fmt.Errorf("%w within %s", errNoPong, s.opts.PongTimeout)
 			}
@@ -81,16 +80,15 @@ func (s *Store) watchOnce(ctx context.Context, fn func(keys []string, reset bool
 			if !errors.As(err, &ne) || !ne.Timeout() {
 				return up, err
 			}
-			if pinged {
-				return up, fmt.Errorf("%w within %s", errNoPong, s.opts.PongTimeout)
+			if pongBy.IsZero() {
+				if err := ps.Ping(ctx); err != nil {
+					return up, err
+				}
+				pongBy = time.Now().Add(s.opts.PongTimeout)
 			}
-			if err := ps.Ping(ctx); err != nil {
-				return up, err
-			}
-			pinged, pongBy = true, time.Now().Add(s.opts.PongTimeout)
-			continue
+			continue // past pongBy, the loop's top gives up
 		}
-		pinged = false // any message shows the connection works
+		pongBy = time.Time{} // any message shows the connection works
 		switch m := msg.(type) {
 		case *goredis.Subscription:
 			if m.Kind == "subscribe" {
