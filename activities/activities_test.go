@@ -79,14 +79,7 @@ func TestShardsPartitionTheWindow(t *testing.T) {
 	end := start.Add(4 * 24 * time.Hour)
 	created := end.Add(time.Hour)
 
-	whole, err := env.ExecuteActivity(a.ComputeWindow, activities.ComputeInput{View: "user_orders", WindowEnd: end, Created: created, Shard: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wout activities.ComputeOutput
-	if err := whole.Get(&wout); err != nil {
-		t.Fatal(err)
-	}
+	wout := computeWindow(t, env, a, activities.ComputeInput{View: "user_orders", WindowEnd: end, Created: created, Shard: -1})
 	want := keysOf(t, filepath.Join(off.Root(), wout.Partition.Path))
 
 	// An earlier run with 5 shards left shard files 3 and 4 behind.
@@ -97,14 +90,7 @@ func TestShardsPartitionTheWindow(t *testing.T) {
 	}
 	var got []string
 	for sh := range 3 {
-		v, err := env.ExecuteActivity(a.ComputeWindow, activities.ComputeInput{View: "user_orders", WindowEnd: end, Created: created, Shard: sh, Shards: 3})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out activities.ComputeOutput
-		if err := v.Get(&out); err != nil {
-			t.Fatal(err)
-		}
+		out := computeWindow(t, env, a, activities.ComputeInput{View: "user_orders", WindowEnd: end, Created: created, Shard: sh, Shards: 3})
 		keys := keysOf(t, filepath.Join(off.Root(), out.Partition.Path))
 		if len(keys) == 0 {
 			t.Fatalf("shard %d is empty: the hash does not spread keys", sh)

@@ -62,6 +62,44 @@ func hourlySetup(t *testing.T, fn func(features.FuncInput, []features.Value) err
 
 func hour(i int) time.Time { return start.Add(time.Duration(i) * time.Hour) }
 
+// windowInputs is window E_i's compute inputs: the whole window when shards
+// is 0, else one per shard.
+func windowInputs(i, shards int) []activities.ComputeInput {
+	if shards == 0 {
+		return []activities.ComputeInput{{View: "hourly", WindowEnd: hour(i), Created: hour(i), Shard: -1}}
+	}
+	var ins []activities.ComputeInput
+	for sh := range shards {
+		ins = append(ins, activities.ComputeInput{View: "hourly", WindowEnd: hour(i), Created: hour(i), Shard: sh, Shards: shards})
+	}
+	return ins
+}
+
+// computeWindow runs ComputeWindow and returns its output.
+func computeWindow(t *testing.T, env *testsuite.TestActivityEnvironment, a *activities.Activities, in activities.ComputeInput) activities.ComputeOutput {
+	t.Helper()
+	val, err := env.ExecuteActivity(a.ComputeWindow, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out activities.ComputeOutput
+	if err := val.Get(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// readHourly reads back a partition the hourly view's run wrote.
+func readHourly(t *testing.T, off *parquet.Store, reg *features.Registry, p parquet.Partition) *features.Frame {
+	t.Helper()
+	v, _ := reg.View("hourly")
+	fr, err := parquet.ReadFile(filepath.Join(off.Root(), p.Path), parquet.HistorySpec(reg.EntityOf(v), v.Features()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fr
+}
+
 // A panicking FuncTransform fails the activity with a non-retryable error
 // naming the panic; the worker (here: the test binary) lives on.
 func TestPanickingFuncIsNonRetryable(t *testing.T) {
@@ -103,33 +141,14 @@ func TestSkippedDrainWindowActivity(t *testing.T) {
 			out[0] = features.IntValue(int64(len(in.Rows)))
 			return nil
 		})
-		v, _ := reg.View("hourly")
 		var s testsuite.WorkflowTestSuite
 		env := s.NewTestActivityEnvironment()
 		env.RegisterActivity(a)
 		key1 := map[int][]int64{} // window -> key 1's (cnt, f) if present
 		for _, i := range []int{1, 3, 4} {
-			var ins []activities.ComputeInput
-			if shards == 0 {
-				ins = append(ins, activities.ComputeInput{View: "hourly", WindowEnd: hour(i), Created: hour(i), Shard: -1})
-			}
-			for sh := range shards {
-				ins = append(ins, activities.ComputeInput{View: "hourly", WindowEnd: hour(i), Created: hour(i), Shard: sh, Shards: shards})
-			}
 			var keys []int64
-			for _, in := range ins {
-				val, err := env.ExecuteActivity(a.ComputeWindow, in)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var out activities.ComputeOutput
-				if err := val.Get(&out); err != nil {
-					t.Fatal(err)
-				}
-				fr, err := parquet.ReadFile(filepath.Join(off.Root(), out.Partition.Path), parquet.HistorySpec(reg.EntityOf(v), v.Features()))
-				if err != nil {
-					t.Fatal(err)
-				}
+			for _, in := range windowInputs(i, shards) {
+				fr := readHourly(t, off, reg, computeWindow(t, env, a, in).Partition)
 				for r, k := range fr.Key.Ints {
 					if k == 1 {
 						key1[i] = []int64{fr.Columns[0].Ints[r], fr.Columns[1].Ints[r]}
@@ -161,37 +180,19 @@ func TestUnpublishedDrainWindowActivity(t *testing.T) {
 				out[0] = features.IntValue(int64(len(in.Rows)))
 				return nil
 			})
-			v, _ := reg.View("hourly")
 			var s testsuite.WorkflowTestSuite
 			env := s.NewTestActivityEnvironment()
 			env.RegisterActivity(a)
 			var key1 []int64 // key 1's (cnt, f) at E3, if present
 			for _, i := range []int{1, 2, 3} {
-				var ins []activities.ComputeInput
-				if shards == 0 {
-					ins = append(ins, activities.ComputeInput{View: "hourly", WindowEnd: hour(i), Created: hour(i), Shard: -1})
-				}
-				for sh := range shards {
-					ins = append(ins, activities.ComputeInput{View: "hourly", WindowEnd: hour(i), Created: hour(i), Shard: sh, Shards: shards})
-				}
 				var parts []parquet.Partition
-				for _, in := range ins {
-					val, err := env.ExecuteActivity(a.ComputeWindow, in)
-					if err != nil {
-						t.Fatal(err)
-					}
-					var out activities.ComputeOutput
-					if err := val.Get(&out); err != nil {
-						t.Fatal(err)
-					}
+				for _, in := range windowInputs(i, shards) {
+					out := computeWindow(t, env, a, in)
 					parts = append(parts, out.Partition)
 					if i != 3 {
 						continue
 					}
-					fr, err := parquet.ReadFile(filepath.Join(off.Root(), out.Partition.Path), parquet.HistorySpec(reg.EntityOf(v), v.Features()))
-					if err != nil {
-						t.Fatal(err)
-					}
+					fr := readHourly(t, off, reg, out.Partition)
 					for r, k := range fr.Key.Ints {
 						if k == 1 {
 							key1 = []int64{fr.Columns[0].Ints[r], fr.Columns[1].Ints[r]}
