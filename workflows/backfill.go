@@ -145,11 +145,10 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (Progress, error) 
 		sel.AddFuture(f, func(f workflow.Future) {
 			p.Running--
 			err := f.Get(ctx, nil)
-			var already *temporal.ChildWorkflowExecutionAlreadyStartedError
 			switch {
 			case err == nil:
 				p.Done++
-			case errors.As(err, &already):
+			case alreadyStarted(err):
 				p.Joined++
 				p.JoinedWindows = listWindow(p.JoinedWindows, end.Format(time.RFC3339))
 			default:
