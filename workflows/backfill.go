@@ -77,6 +77,10 @@ type Progress struct {
 	Skipped int `json:",omitempty"`
 }
 
+// Settled counts the windows whose outcome is known to the backfill:
+// done, failed, joined or skipped.
+func (p Progress) Settled() int { return p.Done + p.Failed + p.Joined + p.Skipped }
+
 // BackfillInputFor builds a backfill of a view's windows in (from, to].
 func BackfillInputFor(in MaterializeInput, from, to time.Time, concurrency int) BackfillInput {
 	return BackfillInput{View: in.View, From: from.UTC(), To: to.UTC(), Cadence: in.Cadence, Lateness: in.Lateness, Shards: in.Shards,
