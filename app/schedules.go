@@ -151,7 +151,7 @@ func ApplyProject(ctx context.Context, c client.Client, reg *features.Registry, 
 		case owner == project:
 		case owner != "":
 			return changes, fmt.Errorf("schedule %s belongs to project %q, not %q: left alone", id, owner, project)
-		case !actionIs(desc, v, project):
+		case !actionIs(desc, action):
 			return changes, fmt.Errorf("schedule %s exists but was not created by `starter apply` for project %q and does not materialize view %s on task queue %s: left alone; delete or rename it",
 				id, project, v.Name, workflows.Project(project).TaskQueue())
 		default:
@@ -239,11 +239,13 @@ func markOf(memo *commonpb.Memo) string {
 	return s
 }
 
-// actionIs reports whether a schedule's action materializes view v of the
-// project: the only unmarked schedules Apply adopts.
-func actionIs(desc *client.ScheduleDescription, v *features.View, project string) bool {
-	in, ok := scheduledInput(desc, workflows.Project(project).TaskQueue())
-	return ok && in.View == v.Name && in.Project == workflows.Project(project).InputFor(v, time.Time{}).Project
+// actionIs reports whether a schedule's action materializes the view of
+// the desired action in its project, on its task queue: the only unmarked
+// schedules Apply adopts.
+func actionIs(desc *client.ScheduleDescription, action *client.ScheduleWorkflowAction) bool {
+	in, ok := scheduledInput(desc, action.TaskQueue)
+	want := action.Args[0].(workflows.MaterializeInput)
+	return ok && in.View == want.View && in.Project == want.Project
 }
 
 // scheduledInput decodes a schedule's MaterializeWorkflow input when its
