@@ -230,16 +230,17 @@ func (a *Activities) PushOnline(ctx context.Context, in PushInput) (OnlineStats,
 		// Several writers keep Redis busy while the others encode their
 		// next batch; the monotonic rule makes their order irrelevant, and
 		// a partition holds each entity once.
+		// Writer w takes the contiguous rows [w*n/pushWriters, (w+1)*n/pushWriters).
 		n := fr.Len()
-		parts := make([][]int, pushWriters)
-		for i := range n {
-			p := i * pushWriters / n
-			parts[p] = append(parts[p], i)
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = i
 		}
 		sts := make([]OnlineStats, pushWriters)
 		errs := make([]error, pushWriters)
 		var wg sync.WaitGroup
-		for w, rows := range parts {
+		for w := range pushWriters {
+			rows := idx[w*n/pushWriters : (w+1)*n/pushWriters]
 			if len(rows) == 0 {
 				continue
 			}
