@@ -46,7 +46,7 @@ func main() {
 	// Decide before stop(): stop cancels ctx, and every error would then
 	// look like an interrupt (and exit 0).
 	code := app.ExitCode(ctx, err)
-	interrupted := err != nil && app.Stopped(ctx, err)
+	interrupted := err != nil && code == 0
 	stop()
 	// Ctrl-C is how a person stops dev, at any point: exit 0 (make would
 	// print "Error 1" otherwise).
