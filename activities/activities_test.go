@@ -28,12 +28,8 @@ func setup(t *testing.T) (*activities.Activities, *parquet.Store) {
 // setupAt generates 5 days of demo events from start.
 func setupAt(t *testing.T, start time.Time) (*activities.Activities, *parquet.Store) {
 	t.Helper()
-	dir := t.TempDir()
 	reg := demo.Registry()
-	src, err := parquet.OpenSources(filepath.Join(dir, "raw"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, off := openStores(t, t.TempDir())
 	frames, err := demo.Generate(demo.GenOptions{Users: 300, Products: 40, Days: 5, Start: start})
 	if err != nil {
 		t.Fatal(err)
@@ -44,11 +40,21 @@ func setupAt(t *testing.T, start time.Time) (*activities.Activities, *parquet.St
 			t.Fatal(err)
 		}
 	}
+	return &activities.Activities{Registry: reg, Sources: src, Offline: off}, off
+}
+
+// openStores opens a raw-source root and an offline store under dir.
+func openStores(t *testing.T, dir string) (*parquet.Sources, *parquet.Store) {
+	t.Helper()
+	src, err := parquet.OpenSources(filepath.Join(dir, "raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	off, err := parquet.Open(filepath.Join(dir, "offline"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &activities.Activities{Registry: reg, Sources: src, Offline: off}, off
+	return src, off
 }
 
 func keysOf(t *testing.T, path string) []string {

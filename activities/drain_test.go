@@ -33,15 +33,7 @@ func hourlySetup(t *testing.T, fn func(features.FuncInput, []features.Value) err
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	src, err := parquet.OpenSources(filepath.Join(dir, "raw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	off, err := parquet.Open(filepath.Join(dir, "offline"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, off := openStores(t, t.TempDir())
 	ev := &features.Frame{Columns: []*features.Column{features.NewColumn("user_id", features.Int64, 0)}}
 	add := func(key int64, at time.Time) {
 		ev.Time = append(ev.Time, features.Micros(at))
@@ -61,6 +53,20 @@ func hourlySetup(t *testing.T, fn func(features.FuncInput, []features.Value) err
 }
 
 func hour(i int) time.Time { return start.Add(time.Duration(i) * time.Hour) }
+
+// rowCountEnv is hourlySetup with an Fn that gives f the number of the
+// entity's rows, registered in an activity test environment.
+func rowCountEnv(t *testing.T) (*testsuite.TestActivityEnvironment, *activities.Activities, *parquet.Store, *features.Registry) {
+	t.Helper()
+	a, off, reg := hourlySetup(t, func(in features.FuncInput, out []features.Value) error {
+		out[0] = features.IntValue(int64(len(in.Rows)))
+		return nil
+	})
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	return env, a, off, reg
+}
 
 // windowInputs is window E_i's compute inputs: the whole window when shards
 // is 0, else one per shard.
@@ -137,13 +143,7 @@ func intKey(k int64) *features.Column {
 // The Fn sees empty Rows for the drained row.
 func TestSkippedDrainWindowActivity(t *testing.T) {
 	for _, shards := range []int{0, 3} {
-		a, off, reg := hourlySetup(t, func(in features.FuncInput, out []features.Value) error {
-			out[0] = features.IntValue(int64(len(in.Rows)))
-			return nil
-		})
-		var s testsuite.WorkflowTestSuite
-		env := s.NewTestActivityEnvironment()
-		env.RegisterActivity(a)
+		env, a, off, reg := rowCountEnv(t)
 		key1 := map[int][]int64{} // window -> key 1's (cnt, f) if present
 		for _, i := range []int{1, 3, 4} {
 			var keys []int64
@@ -176,13 +176,7 @@ func TestSkippedDrainWindowActivity(t *testing.T) {
 func TestUnpublishedDrainWindowActivity(t *testing.T) {
 	for _, shards := range []int{0, 3} {
 		for _, publishE2 := range []bool{false, true} {
-			a, off, reg := hourlySetup(t, func(in features.FuncInput, out []features.Value) error {
-				out[0] = features.IntValue(int64(len(in.Rows)))
-				return nil
-			})
-			var s testsuite.WorkflowTestSuite
-			env := s.NewTestActivityEnvironment()
-			env.RegisterActivity(a)
+			env, a, off, reg := rowCountEnv(t)
 			var key1 []int64 // key 1's (cnt, f) at E3, if present
 			for _, i := range []int{1, 2, 3} {
 				var parts []parquet.Partition
