@@ -102,10 +102,10 @@ func Apply(ctx context.Context, c client.Client, reg *features.Registry) ([]Chan
 // action, or another project's mark, is an error naming it; Apply then
 // changes nothing more.
 func ApplyProject(ctx context.Context, c client.Client, reg *features.Registry, project string) ([]Change, error) {
-	if err := config.ValidateProject(projectName(project)); err != nil {
+	project = projectName(project)
+	if err := config.ValidateProject(project); err != nil {
 		return nil, err
 	}
-	project = projectName(project)
 	sc := c.ScheduleClient()
 	// Candidates for deletion: the schedules marked as ours.
 	ours := map[string]bool{}
