@@ -281,15 +281,22 @@ func same(desc *client.ScheduleDescription, spec client.ScheduleSpec, action *cl
 	return ok && in == want && desc.Schedule.Policy != nil && desc.Schedule.Policy.Overlap == enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL
 }
 
+// SearchAttributes are Skewfree's search attributes and their types, which
+// a namespace needs: EnsureSearchAttributes registers them, dev's embedded
+// server starts with them.
+func SearchAttributes() map[string]enumspb.IndexedValueType {
+	return map[string]enumspb.IndexedValueType{
+		workflows.ViewAttr.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		workflows.WindowEndAttr.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
+	}
+}
+
 // EnsureSearchAttributes registers Skewfree's search attributes on the
 // namespace; already registered ones are fine.
 func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
 	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorpb.AddSearchAttributesRequest{
-		Namespace: namespace,
-		SearchAttributes: map[string]enumspb.IndexedValueType{
-			workflows.ViewAttr.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-			workflows.WindowEndAttr.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
-		},
+		Namespace:        namespace,
+		SearchAttributes: SearchAttributes(),
 	})
 	var exists *serviceerror.AlreadyExists
 	if err != nil && !errors.As(err, &exists) {

@@ -50,10 +50,7 @@ func TestMain(m *testing.M) {
 	ctx := context.Background()
 	var err error
 	temporalSrv, err = devserver.Start(ctx, devserver.Options{
-		SearchAttributes: map[string]enumspb.IndexedValueType{
-			workflows.ViewAttr.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-			workflows.WindowEndAttr.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
-		},
+		SearchAttributes: app.SearchAttributes(),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: embedded Temporal server:", err)
