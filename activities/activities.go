@@ -30,9 +30,12 @@ import (
 // Offline is what the activities need of the offline store.
 type Offline interface {
 	pipeline.OfflineWriter
+	pipeline.HistoryReader
 	RemoveStaleShards(ctx context.Context, view string, end, created time.Time, shards int) error
 	RemoveWindowFile(ctx context.Context, view string, end, created time.Time) error
 	MarkPublished(ctx context.Context, p parquet.Publication) error
+	// HasWindow reports whether a window is stored for good (published).
+	HasWindow(ctx context.Context, view string, end time.Time) (bool, error)
 	Root() string
 }
 
@@ -133,22 +136,19 @@ func (a *Activities) ComputeWindow(ctx context.Context, in ComputeInput) (Comput
 		return ComputeOutput{}, classify(fmt.Errorf("read source %s: %w", src.Name, err))
 	}
 	activity.RecordHeartbeat(ctx, "source read")
-	var opt features.ComputeOptions
-	if hist, ok := a.Offline.(pipeline.HistoryReader); ok {
-		// Entities whose drained row a skipped or failed run never wrote.
-		// Runs publish: a drained row whose push failed does not hide an
-		// older value serving still holds.
-		scan := pipeline.DrainScan{Published: true}
-		if in.Shard >= 0 {
-			scan.Shard, scan.Shards = in.Shard, in.Shards
-		}
-		extra, err := pipeline.NotDrainedKeysOf(ctx, a.Registry, hist, v, in.WindowEnd, scan)
-		if err != nil {
-			return ComputeOutput{}, classify(err)
-		}
-		opt.ExtraKeys = extra
-		activity.RecordHeartbeat(ctx, "history read")
+	// Entities whose drained row a skipped or failed run never wrote.
+	// Runs publish: a drained row whose push failed does not hide an
+	// older value serving still holds.
+	scan := pipeline.DrainScan{Published: true}
+	if in.Shard >= 0 {
+		scan.Shard, scan.Shards = in.Shard, in.Shards
 	}
+	extra, err := pipeline.NotDrainedKeysOf(ctx, a.Registry, a.Offline, v, in.WindowEnd, scan)
+	if err != nil {
+		return ComputeOutput{}, classify(err)
+	}
+	activity.RecordHeartbeat(ctx, "history read")
+	opt := features.ComputeOptions{ExtraKeys: extra}
 	fr, err := features.ComputeWith(a.Registry, v, ev, in.WindowEnd, in.Created, opt)
 	if err != nil {
 		return ComputeOutput{}, classify(err)
@@ -230,16 +230,17 @@ func (a *Activities) PushOnline(ctx context.Context, in PushInput) (OnlineStats,
 		// Several writers keep Redis busy while the others encode their
 		// next batch; the monotonic rule makes their order irrelevant, and
 		// a partition holds each entity once.
+		// Writer w takes the contiguous rows [w*n/pushWriters, (w+1)*n/pushWriters).
 		n := fr.Len()
-		parts := make([][]int, pushWriters)
-		for i := range n {
-			p := i * pushWriters / n
-			parts[p] = append(parts[p], i)
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = i
 		}
 		sts := make([]OnlineStats, pushWriters)
 		errs := make([]error, pushWriters)
 		var wg sync.WaitGroup
-		for w, rows := range parts {
+		for w := range pushWriters {
+			rows := idx[w*n/pushWriters : (w+1)*n/pushWriters]
 			if len(rows) == 0 {
 				continue
 			}

@@ -28,12 +28,8 @@ func setup(t *testing.T) (*activities.Activities, *parquet.Store) {
 // setupAt generates 5 days of demo events from start.
 func setupAt(t *testing.T, start time.Time) (*activities.Activities, *parquet.Store) {
 	t.Helper()
-	dir := t.TempDir()
 	reg := demo.Registry()
-	src, err := parquet.OpenSources(filepath.Join(dir, "raw"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, off := openStores(t, t.TempDir())
 	frames, err := demo.Generate(demo.GenOptions{Users: 300, Products: 40, Days: 5, Start: start})
 	if err != nil {
 		t.Fatal(err)
@@ -44,11 +40,21 @@ func setupAt(t *testing.T, start time.Time) (*activities.Activities, *parquet.St
 			t.Fatal(err)
 		}
 	}
+	return &activities.Activities{Registry: reg, Sources: src, Offline: off}, off
+}
+
+// openStores opens a raw-source root and an offline store under dir.
+func openStores(t *testing.T, dir string) (*parquet.Sources, *parquet.Store) {
+	t.Helper()
+	src, err := parquet.OpenSources(filepath.Join(dir, "raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	off, err := parquet.Open(filepath.Join(dir, "offline"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &activities.Activities{Registry: reg, Sources: src, Offline: off}, off
+	return src, off
 }
 
 func keysOf(t *testing.T, path string) []string {
@@ -79,14 +85,7 @@ func TestShardsPartitionTheWindow(t *testing.T) {
 	end := start.Add(4 * 24 * time.Hour)
 	created := end.Add(time.Hour)
 
-	whole, err := env.ExecuteActivity(a.ComputeWindow, activities.ComputeInput{View: "user_orders", WindowEnd: end, Created: created, Shard: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wout activities.ComputeOutput
-	if err := whole.Get(&wout); err != nil {
-		t.Fatal(err)
-	}
+	wout := computeWindow(t, env, a, activities.ComputeInput{View: "user_orders", WindowEnd: end, Created: created, Shard: -1})
 	want := keysOf(t, filepath.Join(off.Root(), wout.Partition.Path))
 
 	// An earlier run with 5 shards left shard files 3 and 4 behind.
@@ -97,14 +96,7 @@ func TestShardsPartitionTheWindow(t *testing.T) {
 	}
 	var got []string
 	for sh := range 3 {
-		v, err := env.ExecuteActivity(a.ComputeWindow, activities.ComputeInput{View: "user_orders", WindowEnd: end, Created: created, Shard: sh, Shards: 3})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out activities.ComputeOutput
-		if err := v.Get(&out); err != nil {
-			t.Fatal(err)
-		}
+		out := computeWindow(t, env, a, activities.ComputeInput{View: "user_orders", WindowEnd: end, Created: created, Shard: sh, Shards: 3})
 		keys := keysOf(t, filepath.Join(off.Root(), out.Partition.Path))
 		if len(keys) == 0 {
 			t.Fatalf("shard %d is empty: the hash does not spread keys", sh)

@@ -33,15 +33,7 @@ func hourlySetup(t *testing.T, fn func(features.FuncInput, []features.Value) err
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	src, err := parquet.OpenSources(filepath.Join(dir, "raw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	off, err := parquet.Open(filepath.Join(dir, "offline"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, off := openStores(t, t.TempDir())
 	ev := &features.Frame{Columns: []*features.Column{features.NewColumn("user_id", features.Int64, 0)}}
 	add := func(key int64, at time.Time) {
 		ev.Time = append(ev.Time, features.Micros(at))
@@ -61,6 +53,58 @@ func hourlySetup(t *testing.T, fn func(features.FuncInput, []features.Value) err
 }
 
 func hour(i int) time.Time { return start.Add(time.Duration(i) * time.Hour) }
+
+// rowCountEnv is hourlySetup with an Fn that gives f the number of the
+// entity's rows, registered in an activity test environment.
+func rowCountEnv(t *testing.T) (*testsuite.TestActivityEnvironment, *activities.Activities, *parquet.Store, *features.Registry) {
+	t.Helper()
+	a, off, reg := hourlySetup(t, func(in features.FuncInput, out []features.Value) error {
+		out[0] = features.IntValue(int64(len(in.Rows)))
+		return nil
+	})
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	return env, a, off, reg
+}
+
+// windowInputs is window E_i's compute inputs: the whole window when shards
+// is 0, else one per shard.
+func windowInputs(i, shards int) []activities.ComputeInput {
+	if shards == 0 {
+		return []activities.ComputeInput{{View: "hourly", WindowEnd: hour(i), Created: hour(i), Shard: -1}}
+	}
+	var ins []activities.ComputeInput
+	for sh := range shards {
+		ins = append(ins, activities.ComputeInput{View: "hourly", WindowEnd: hour(i), Created: hour(i), Shard: sh, Shards: shards})
+	}
+	return ins
+}
+
+// computeWindow runs ComputeWindow and returns its output.
+func computeWindow(t *testing.T, env *testsuite.TestActivityEnvironment, a *activities.Activities, in activities.ComputeInput) activities.ComputeOutput {
+	t.Helper()
+	val, err := env.ExecuteActivity(a.ComputeWindow, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out activities.ComputeOutput
+	if err := val.Get(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// readHourly reads back a partition the hourly view's run wrote.
+func readHourly(t *testing.T, off *parquet.Store, reg *features.Registry, p parquet.Partition) *features.Frame {
+	t.Helper()
+	v, _ := reg.View("hourly")
+	fr, err := parquet.ReadFile(filepath.Join(off.Root(), p.Path), parquet.HistorySpec(reg.EntityOf(v), v.Features()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fr
+}
 
 // A panicking FuncTransform fails the activity with a non-retryable error
 // naming the panic; the worker (here: the test binary) lives on.
@@ -99,37 +143,12 @@ func intKey(k int64) *features.Column {
 // The Fn sees empty Rows for the drained row.
 func TestSkippedDrainWindowActivity(t *testing.T) {
 	for _, shards := range []int{0, 3} {
-		a, off, reg := hourlySetup(t, func(in features.FuncInput, out []features.Value) error {
-			out[0] = features.IntValue(int64(len(in.Rows)))
-			return nil
-		})
-		v, _ := reg.View("hourly")
-		var s testsuite.WorkflowTestSuite
-		env := s.NewTestActivityEnvironment()
-		env.RegisterActivity(a)
+		env, a, off, reg := rowCountEnv(t)
 		key1 := map[int][]int64{} // window -> key 1's (cnt, f) if present
 		for _, i := range []int{1, 3, 4} {
-			var ins []activities.ComputeInput
-			if shards == 0 {
-				ins = append(ins, activities.ComputeInput{View: "hourly", WindowEnd: hour(i), Created: hour(i), Shard: -1})
-			}
-			for sh := range shards {
-				ins = append(ins, activities.ComputeInput{View: "hourly", WindowEnd: hour(i), Created: hour(i), Shard: sh, Shards: shards})
-			}
 			var keys []int64
-			for _, in := range ins {
-				val, err := env.ExecuteActivity(a.ComputeWindow, in)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var out activities.ComputeOutput
-				if err := val.Get(&out); err != nil {
-					t.Fatal(err)
-				}
-				fr, err := parquet.ReadFile(filepath.Join(off.Root(), out.Partition.Path), parquet.HistorySpec(reg.EntityOf(v), v.Features()))
-				if err != nil {
-					t.Fatal(err)
-				}
+			for _, in := range windowInputs(i, shards) {
+				fr := readHourly(t, off, reg, computeWindow(t, env, a, in).Partition)
 				for r, k := range fr.Key.Ints {
 					if k == 1 {
 						key1[i] = []int64{fr.Columns[0].Ints[r], fr.Columns[1].Ints[r]}
@@ -157,41 +176,17 @@ func TestSkippedDrainWindowActivity(t *testing.T) {
 func TestUnpublishedDrainWindowActivity(t *testing.T) {
 	for _, shards := range []int{0, 3} {
 		for _, publishE2 := range []bool{false, true} {
-			a, off, reg := hourlySetup(t, func(in features.FuncInput, out []features.Value) error {
-				out[0] = features.IntValue(int64(len(in.Rows)))
-				return nil
-			})
-			v, _ := reg.View("hourly")
-			var s testsuite.WorkflowTestSuite
-			env := s.NewTestActivityEnvironment()
-			env.RegisterActivity(a)
+			env, a, off, reg := rowCountEnv(t)
 			var key1 []int64 // key 1's (cnt, f) at E3, if present
 			for _, i := range []int{1, 2, 3} {
-				var ins []activities.ComputeInput
-				if shards == 0 {
-					ins = append(ins, activities.ComputeInput{View: "hourly", WindowEnd: hour(i), Created: hour(i), Shard: -1})
-				}
-				for sh := range shards {
-					ins = append(ins, activities.ComputeInput{View: "hourly", WindowEnd: hour(i), Created: hour(i), Shard: sh, Shards: shards})
-				}
 				var parts []parquet.Partition
-				for _, in := range ins {
-					val, err := env.ExecuteActivity(a.ComputeWindow, in)
-					if err != nil {
-						t.Fatal(err)
-					}
-					var out activities.ComputeOutput
-					if err := val.Get(&out); err != nil {
-						t.Fatal(err)
-					}
+				for _, in := range windowInputs(i, shards) {
+					out := computeWindow(t, env, a, in)
 					parts = append(parts, out.Partition)
 					if i != 3 {
 						continue
 					}
-					fr, err := parquet.ReadFile(filepath.Join(off.Root(), out.Partition.Path), parquet.HistorySpec(reg.EntityOf(v), v.Features()))
-					if err != nil {
-						t.Fatal(err)
-					}
+					fr := readHourly(t, off, reg, out.Partition)
 					for r, k := range fr.Key.Ints {
 						if k == 1 {
 							key1 = []int64{fr.Columns[0].Ints[r], fr.Columns[1].Ints[r]}

@@ -6,13 +6,6 @@ import (
 	"time"
 )
 
-// WindowChecker is the offline store's ability to say whether a window
-// already has a version; the activities find it on Offline by type
-// assertion. (*parquet.Store).HasWindow implements it.
-type WindowChecker interface {
-	HasWindow(ctx context.Context, view string, end time.Time) (bool, error)
-}
-
 // WindowsInput names windows of a view.
 type WindowsInput struct {
 	View string
@@ -26,13 +19,9 @@ func (a *Activities) ExistingWindows(ctx context.Context, in WindowsInput) ([]bo
 	if _, ok := a.Registry.View(in.View); !ok {
 		return nil, badInput(fmt.Errorf("unknown view %q", in.View))
 	}
-	wc, ok := a.Offline.(WindowChecker)
-	if !ok {
-		return nil, badInput(fmt.Errorf("offline store %T cannot list a window's versions (no HasWindow)", a.Offline))
-	}
 	out := make([]bool, len(in.Ends))
 	for i, end := range in.Ends {
-		has, err := wc.HasWindow(ctx, in.View, end)
+		has, err := a.Offline.HasWindow(ctx, in.View, end)
 		if err != nil {
 			return nil, fmt.Errorf("check window %s %s: %w", in.View, end.UTC().Format(time.RFC3339), err)
 		}

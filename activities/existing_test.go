@@ -22,14 +22,7 @@ func TestExistingWindows(t *testing.T) {
 	day := 24 * time.Hour
 	done := start.Add(3 * day)
 	in := activities.ComputeInput{View: "user_orders", WindowEnd: done, Created: done.Add(time.Hour), Shard: -1}
-	val, err := env.ExecuteActivity(a.ComputeWindow, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out activities.ComputeOutput
-	if err := val.Get(&out); err != nil {
-		t.Fatal(err)
-	}
+	out := computeWindow(t, env, a, in)
 	ends := []time.Time{start.Add(2 * day), done, start.Add(4 * day)}
 	existing := func() []bool {
 		t.Helper()

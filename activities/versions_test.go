@@ -40,14 +40,7 @@ func TestConcurrentRunsPushTheirOwnVersion(t *testing.T) {
 	env.RegisterActivity(a)
 
 	first, second := end.Add(2*time.Hour), end.Add(2*time.Hour+time.Second)
-	val, err := env.ExecuteActivity(a.ComputeWindow, activities.ComputeInput{View: "user_orders", WindowEnd: end, Created: first, Shard: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out1 activities.ComputeOutput
-	if err := val.Get(&out1); err != nil {
-		t.Fatal(err)
-	}
+	out1 := computeWindow(t, env, a, activities.ComputeInput{View: "user_orders", WindowEnd: end, Created: first, Shard: -1})
 	// The second run saw different source data: fewer entities.
 	v, _ := a.Registry.View("user_orders")
 	spec := parquet.HistorySpec(a.Registry.EntityOf(v), v.Features())
@@ -101,14 +94,7 @@ func TestMarkPublished(t *testing.T) {
 	env.RegisterActivity(a)
 	end := start.Add(4 * 24 * time.Hour)
 	created := end.Add(2 * time.Hour)
-	val, err := env.ExecuteActivity(a.ComputeWindow, activities.ComputeInput{View: "user_orders", WindowEnd: end, Created: created, Shard: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out activities.ComputeOutput
-	if err := val.Get(&out); err != nil {
-		t.Fatal(err)
-	}
+	out := computeWindow(t, env, a, activities.ComputeInput{View: "user_orders", WindowEnd: end, Created: created, Shard: -1})
 	pub := created.Add(3 * time.Second)
 	in := activities.PublishInput{View: "user_orders", WindowEnd: end, Created: created, Published: pub, Partitions: []parquet.Partition{out.Partition}}
 	for range 2 { // idempotent

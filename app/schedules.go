@@ -102,10 +102,10 @@ func Apply(ctx context.Context, c client.Client, reg *features.Registry) ([]Chan
 // action, or another project's mark, is an error naming it; Apply then
 // changes nothing more.
 func ApplyProject(ctx context.Context, c client.Client, reg *features.Registry, project string) ([]Change, error) {
-	if err := config.ValidateProject(projectName(project)); err != nil {
+	project = projectName(project)
+	if err := config.ValidateProject(project); err != nil {
 		return nil, err
 	}
-	project = projectName(project)
 	sc := c.ScheduleClient()
 	// Candidates for deletion: the schedules marked as ours.
 	ours := map[string]bool{}
@@ -151,7 +151,7 @@ func ApplyProject(ctx context.Context, c client.Client, reg *features.Registry, 
 		case owner == project:
 		case owner != "":
 			return changes, fmt.Errorf("schedule %s belongs to project %q, not %q: left alone", id, owner, project)
-		case !actionIs(desc, v, project):
+		case !actionIs(desc, action):
 			return changes, fmt.Errorf("schedule %s exists but was not created by `starter apply` for project %q and does not materialize view %s on task queue %s: left alone; delete or rename it",
 				id, project, v.Name, workflows.Project(project).TaskQueue())
 		default:
@@ -239,11 +239,13 @@ func markOf(memo *commonpb.Memo) string {
 	return s
 }
 
-// actionIs reports whether a schedule's action materializes view v of the
-// project: the only unmarked schedules Apply adopts.
-func actionIs(desc *client.ScheduleDescription, v *features.View, project string) bool {
-	in, ok := scheduledInput(desc, workflows.Project(project).TaskQueue())
-	return ok && in.View == v.Name && in.Project == workflows.Project(project).InputFor(v, time.Time{}).Project
+// actionIs reports whether a schedule's action materializes the view of
+// the desired action in its project, on its task queue: the only unmarked
+// schedules Apply adopts.
+func actionIs(desc *client.ScheduleDescription, action *client.ScheduleWorkflowAction) bool {
+	in, ok := scheduledInput(desc, action.TaskQueue)
+	want := action.Args[0].(workflows.MaterializeInput)
+	return ok && in.View == want.View && in.Project == want.Project
 }
 
 // scheduledInput decodes a schedule's MaterializeWorkflow input when its
@@ -279,15 +281,22 @@ func same(desc *client.ScheduleDescription, spec client.ScheduleSpec, action *cl
 	return ok && in == want && desc.Schedule.Policy != nil && desc.Schedule.Policy.Overlap == enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL
 }
 
+// SearchAttributes are Skewfree's search attributes and their types, which
+// a namespace needs: EnsureSearchAttributes registers them, dev's embedded
+// server starts with them.
+func SearchAttributes() map[string]enumspb.IndexedValueType {
+	return map[string]enumspb.IndexedValueType{
+		workflows.ViewAttr.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		workflows.WindowEndAttr.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
+	}
+}
+
 // EnsureSearchAttributes registers Skewfree's search attributes on the
 // namespace; already registered ones are fine.
 func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
 	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorpb.AddSearchAttributesRequest{
-		Namespace: namespace,
-		SearchAttributes: map[string]enumspb.IndexedValueType{
-			workflows.ViewAttr.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-			workflows.WindowEndAttr.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
-		},
+		Namespace:        namespace,
+		SearchAttributes: SearchAttributes(),
 	})
 	var exists *serviceerror.AlreadyExists
 	if err != nil && !errors.As(err, &exists) {

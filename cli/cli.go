@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skewfree/skewfree/app"
+	"github.com/skewfree/skewfree/config"
 	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/features/demo"
 	"github.com/skewfree/skewfree/pipeline"
@@ -246,10 +247,7 @@ tools count as known at their rows' created_timestamp (null: never).`,
 			if err != nil {
 				return fmt.Errorf("--visibility: %w", err)
 			}
-			if offline == "" {
-				offline = Env("SKEWFREE_OFFLINE", app.DefaultOffline)
-			}
-			store, err := parquet.Open(offline)
+			store, err := openOffline(offline)
 			if err != nil {
 				return err
 			}
@@ -322,7 +320,7 @@ a window already running is joined, not run twice. --wait waits for the result.
 			if !local {
 				return materializeRemote(cmd, v, ends[0], wait)
 			}
-			store, err := parquet.Open(pick(offline, "SKEWFREE_OFFLINE", app.DefaultOffline))
+			store, err := openOffline(offline)
 			if err != nil {
 				return err
 			}
@@ -364,6 +362,12 @@ func parseRange(from, to string) (time.Time, time.Time, error) {
 		return f, t, fmt.Errorf("--from %s is not before --to %s", from, to)
 	}
 	return f, t, nil
+}
+
+// openOffline opens the offline store a command's --offline flag names,
+// else SKEWFREE_OFFLINE, else the local stack's.
+func openOffline(flag string) (*parquet.Store, error) {
+	return parquet.Open(pick(flag, config.EnvOffline, app.DefaultOffline))
 }
 
 func pick(flag, env, def string) string {

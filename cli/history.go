@@ -8,9 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/skewfree/skewfree/app"
 	"github.com/skewfree/skewfree/features"
-	"github.com/skewfree/skewfree/store/parquet"
 )
 
 func historyCmd(reg *features.Registry) *cobra.Command {
@@ -37,7 +35,7 @@ the newest version published by their row's time.`,
 			if err := features.CheckWindowEnd(v, end); err != nil {
 				return err
 			}
-			store, err := parquet.Open(pick(offline, "SKEWFREE_OFFLINE", app.DefaultOffline))
+			store, err := openOffline(offline)
 			if err != nil {
 				return err
 			}

@@ -49,7 +49,7 @@ func isTerminal(w io.Writer) bool {
 type barProgress struct{ bar *progressbar.ProgressBar }
 
 func (b *barProgress) Update(p workflows.Progress) {
-	_ = b.bar.Set(p.Done + p.Failed + p.Joined + p.Skipped)
+	_ = b.bar.Set(p.Settled())
 }
 func (b *barProgress) Finish(workflows.Progress) { _ = b.bar.Finish() }
 
@@ -68,7 +68,7 @@ func (l *plainProgress) Update(p workflows.Progress) {
 	if l.start.IsZero() {
 		l.start = now
 	}
-	sum := p.Done + p.Failed + p.Joined + p.Skipped
+	sum := p.Settled()
 	if !l.last.IsZero() && (now.Sub(l.last) < plainEvery || (sum == l.lastSum && now.Sub(l.last) < plainQuiet)) {
 		return
 	}
@@ -85,7 +85,7 @@ func (l *plainProgress) Finish(p workflows.Progress) {
 
 func (l *plainProgress) line(p workflows.Progress, now time.Time) {
 	total := max(p.Total, l.total)
-	sum := p.Done + p.Failed + p.Joined + p.Skipped
+	sum := p.Settled()
 	pct := 0
 	if total > 0 {
 		pct = 100 * sum / total

@@ -152,7 +152,8 @@ run adds a version). The Temporal UI's schedule backfill always re-runs.`,
 			if err != nil {
 				return err
 			}
-			if len(features.WindowEnds(v, f, t)) == 0 {
+			windows := len(features.WindowEnds(v, f, t))
+			if windows == 0 {
 				return fmt.Errorf("no %s window ends in (%s, %s]", v.Cadence, from, to)
 			}
 			cl, cfg, err := dial(cmd)
@@ -183,7 +184,7 @@ run adds a version). The Temporal UI's schedule backfill always re-runs.`,
 			if !wait {
 				return nil
 			}
-			return waitBackfill(cmd, cl, run, len(features.WindowEnds(v, f, t)))
+			return waitBackfill(cmd, cl, run, windows)
 		},
 	}
 	c.Flags().StringVar(&view, "view", "", "feature view")

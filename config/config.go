@@ -150,11 +150,15 @@ func ValidateProject(name string) error {
 	return nil
 }
 
+// IsDefaultProject reports whether project names the default project: ""
+// or DefaultProject.
+func IsDefaultProject(project string) bool { return project == "" || project == DefaultProject }
+
 // Qualify returns name as project uses it: name itself for the default
 // project (so deployments from before projects keep their ids, task queue
 // and keys) and "<project>.<name>" for every other project.
 func Qualify(project, name string) string {
-	if project == "" || project == DefaultProject {
+	if IsDefaultProject(project) {
 		return name
 	}
 	return project + "." + name

@@ -31,7 +31,7 @@ func banner(b bannerInfo) string {
 		redisEnv = `"$SKEWFREE_REDIS_URL"`
 	}
 	projectEnv := ""
-	if b.Project != "" && b.Project != config.DefaultProject {
+	if !config.IsDefaultProject(b.Project) {
 		projectEnv = " SKEWFREE_PROJECT=" + b.Project
 	}
 	return fmt.Sprintf(`

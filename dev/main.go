@@ -46,7 +46,7 @@ func main() {
 	// Decide before stop(): stop cancels ctx, and every error would then
 	// look like an interrupt (and exit 0).
 	code := app.ExitCode(ctx, err)
-	interrupted := err != nil && app.Stopped(ctx, err)
+	interrupted := err != nil && code == 0
 	stop()
 	// Ctrl-C is how a person stops dev, at any point: exit 0 (make would
 	// print "Error 1" otherwise).
@@ -77,10 +77,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	log.Info("starting Temporal (embedded, SQLite)", "state", filepath.Join(abs, "temporal"))
 	ts, err := devserver.Start(ctx, devserver.Options{
 		StateDir: filepath.Join(abs, "temporal"), FrontendPort: *temporalPort, UIPort: *uiPort, Logger: log,
-		SearchAttributes: map[string]enumspb.IndexedValueType{
-			workflows.ViewAttr.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-			workflows.WindowEndAttr.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
-		},
+		SearchAttributes: app.SearchAttributes(),
 	})
 	if err != nil {
 		return fmt.Errorf("%w (is another `make dev` or Temporal server running? try -temporal-port and -ui-port)", err)

@@ -74,6 +74,7 @@ func TestAsKnownAtReproducesServedValues(t *testing.T) {
 	gated := &gatedOnline{}
 	w := s.worker(func(a *activities.Activities) { gated.Online = a.Online; a.Online = gated })
 	defer w.Stop()
+	defer gated.open() // before w.Stop: a held push would hold the stop
 
 	ua, _ := s.reg.View("user_activity") // hourly, no lateness, TTL 6h
 	uo, _ := s.reg.View("user_orders")   // daily, 2h lateness, TTL 2d
@@ -198,7 +199,11 @@ func TestAsKnownAtReproducesServedValues(t *testing.T) {
 	late("page_views", h2, 40)
 	gated.close()
 	run := start(ua, h2)
-	<-gated.arrived
+	select {
+	case <-gated.arrived:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the correction run's push never arrived")
+	}
 	serve("correction written, not yet online")
 	gated.open()
 	var corr workflows.MaterializeResult

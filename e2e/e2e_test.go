@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,10 +50,7 @@ func TestMain(m *testing.M) {
 	ctx := context.Background()
 	var err error
 	temporalSrv, err = devserver.Start(ctx, devserver.Options{
-		SearchAttributes: map[string]enumspb.IndexedValueType{
-			workflows.ViewAttr.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-			workflows.WindowEndAttr.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
-		},
+		SearchAttributes: app.SearchAttributes(),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: embedded Temporal server:", err)
@@ -425,6 +423,10 @@ func TestScheduleTriggerRunsItsNominalWindow(t *testing.T) {
 	release := make(chan struct{})
 	w := s.worker(func(a *activities.Activities) { a.Sources = gatedSource{a.Sources, release, &reads} })
 	defer w.Stop()
+	// Released before the worker stops, also when the test fails early: a
+	// held read would keep w.Stop waiting its whole stop timeout.
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	defer releaseOnce()
 	// Both triggers must fall in one hour, and the schedule must not fire
 	// its own run of that hour's window (it would hold the window's id):
 	// create it well before the next hour.
@@ -493,7 +495,7 @@ func TestScheduleTriggerRunsItsNominalWindow(t *testing.T) {
 	if joined.Joined != canonical || joined.Rows != 0 {
 		t.Fatalf("second trigger %s: %+v, want it to join %s", id2, joined, canonical)
 	}
-	close(release)
+	releaseOnce()
 	var res workflows.MaterializeResult
 	if err := s.client.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
 		t.Fatal(err)

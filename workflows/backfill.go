@@ -77,6 +77,10 @@ type Progress struct {
 	Skipped int `json:",omitempty"`
 }
 
+// Settled counts the windows whose outcome is known to the backfill:
+// done, failed, joined or skipped.
+func (p Progress) Settled() int { return p.Done + p.Failed + p.Joined + p.Skipped }
+
 // BackfillInputFor builds a backfill of a view's windows in (from, to].
 func BackfillInputFor(in MaterializeInput, from, to time.Time, concurrency int) BackfillInput {
 	return BackfillInput{View: in.View, From: from.UTC(), To: to.UTC(), Cadence: in.Cadence, Lateness: in.Lateness, Shards: in.Shards,
@@ -126,9 +130,7 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (Progress, error) 
 
 	// Runs recorded before skipping existed never skip.
 	skip := !in.Rerun && workflow.GetVersion(ctx, skipExistingVers, workflow.DefaultVersion, 1) == 1
-	// exists[i] answers for ends[checked0+i].
-	var exists []bool
-	checked0, checks := 0, 0
+	known := existing{view: in.View, ends: ends}
 
 	proj := Project(in.Project)
 	sel := workflow.NewSelector(ctx)
@@ -147,11 +149,10 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (Progress, error) 
 		sel.AddFuture(f, func(f workflow.Future) {
 			p.Running--
 			err := f.Get(ctx, nil)
-			var already *temporal.ChildWorkflowExecutionAlreadyStartedError
 			switch {
 			case err == nil:
 				p.Done++
-			case errors.As(err, &already):
+			case alreadyStarted(err):
 				p.Joined++
 				p.JoinedWindows = listWindow(p.JoinedWindows, end.Format(time.RFC3339))
 			default:
@@ -166,25 +167,14 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (Progress, error) 
 	for next < len(ends) || p.Running > 0 {
 		for checkFailed == nil && p.Running < conc && next < len(ends) && started < maxWindowsPerRun {
 			if skip {
-				if next >= checked0+len(exists) {
-					if checks == maxChecksPerRun {
-						break
-					}
-					checks++
-					batch := ends[next:min(next+checkBatch, len(ends))]
-					actx := workflow.WithActivityOptions(ctx, checkOptions)
-					exists = nil
-					if err := workflow.ExecuteActivity(actx, a.ExistingWindows, activities.WindowsInput{View: in.View, Ends: batch}).Get(ctx, &exists); err != nil {
-						checkFailed = fmt.Errorf("check existing windows of %s: %w", in.View, err)
-						break
-					}
-					if len(exists) != len(batch) {
-						checkFailed = fmt.Errorf("check existing windows of %s: %d answers for %d windows", in.View, len(exists), len(batch))
-						break
-					}
-					checked0 = next
+				has, ok, err := known.has(ctx, next)
+				if err != nil {
+					checkFailed = err
 				}
-				if exists[next-checked0] {
+				if !ok {
+					break
+				}
+				if has {
 					p.Skipped++
 					next++
 					continue
@@ -211,6 +201,40 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (Progress, error) 
 			fmt.Sprintf("%d of %d windows failed: %s%s", p.Failed, p.Total, strings.Join(p.FailedWindows, "; "), more(p.Failed, len(p.FailedWindows))), "BackfillFailed", nil, p)
 	}
 	return p, nil
+}
+
+// existing answers, a batch of checkBatch windows per activity call,
+// whether a window already has a version offline.
+type existing struct {
+	view    string
+	ends    []time.Time
+	answers []bool // answers[i] is for ends[first+i]
+	first   int
+	calls   int
+}
+
+// has reports whether ends[i] already has a version; i never decreases.
+// ok is false when it cannot say: the run made its maxChecksPerRun calls
+// (it continues as new), or err says why the check failed.
+func (e *existing) has(ctx workflow.Context, i int) (has, ok bool, err error) {
+	if i < e.first+len(e.answers) {
+		return e.answers[i-e.first], true, nil
+	}
+	if e.calls == maxChecksPerRun {
+		return false, false, nil
+	}
+	e.calls++
+	batch := e.ends[i:min(i+checkBatch, len(e.ends))]
+	actx := workflow.WithActivityOptions(ctx, checkOptions)
+	e.answers = nil
+	if err := workflow.ExecuteActivity(actx, a.ExistingWindows, activities.WindowsInput{View: e.view, Ends: batch}).Get(ctx, &e.answers); err != nil {
+		return false, false, fmt.Errorf("check existing windows of %s: %w", e.view, err)
+	}
+	if len(e.answers) != len(batch) {
+		return false, false, fmt.Errorf("check existing windows of %s: %d answers for %d windows", e.view, len(e.answers), len(batch))
+	}
+	e.first = i
+	return e.answers[0], true, nil
 }
 
 // more says how many of n windows a list of listed leaves out.

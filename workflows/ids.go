@@ -45,7 +45,7 @@ func (p Project) MaterializeID(view string, windowEnd time.Time) string {
 // inputs are those of deployments from before projects.
 func (p Project) InputFor(v *features.View, windowEnd time.Time) MaterializeInput {
 	in := InputFor(v, windowEnd)
-	if config.Qualify(string(p), "") != "" {
+	if !config.IsDefaultProject(string(p)) {
 		in.Project = string(p)
 	}
 	return in
