@@ -76,3 +76,17 @@ type CheckResult struct {
 	Passed  bool    `json:"passed"`
 	Message string  `json:"message,omitempty"`
 }
+
+// Age is how old view v's newest published data is at now: now minus the
+// end of the newest published window. Stale reports whether the next
+// window's data is overdue: the run for a window ending at E is due at E +
+// lateness and the following window ends at E + cadence, so data is overdue
+// once now > E + cadence + lateness. A view never published is stale.
+// The catalog and the worker's staleness gauge share this one rule.
+func Age(v *View, lastPublishedEnd, now time.Time) (age time.Duration, stale bool) {
+	if lastPublishedEnd.IsZero() {
+		return 0, true
+	}
+	age = now.Sub(lastPublishedEnd)
+	return age, age > v.Cadence.Duration()+v.Lateness
+}

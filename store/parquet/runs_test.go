@@ -71,3 +71,25 @@ func TestRunRecordsRoundTripAndRange(t *testing.T) {
 		t.Error("a view name with a path separator was accepted")
 	}
 }
+
+func TestAge(t *testing.T) {
+	v := &features.View{Cadence: features.Daily, Lateness: 2 * time.Hour}
+	end := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		last, now time.Time
+		age       time.Duration
+		stale     bool
+	}{
+		{"never published", time.Time{}, end, 0, true},
+		{"just published", end, end.Add(2 * time.Hour), 2 * time.Hour, false},
+		{"next run due, not overdue", end, end.Add(26 * time.Hour), 26 * time.Hour, false},
+		{"overdue", end, end.Add(26*time.Hour + time.Microsecond), 26*time.Hour + time.Microsecond, true},
+	}
+	for _, tc := range tests {
+		age, stale := features.Age(v, tc.last, tc.now)
+		if age != tc.age || stale != tc.stale {
+			t.Errorf("%s: Age = %v, %v; want %v, %v", tc.name, age, stale, tc.age, tc.stale)
+		}
+	}
+}
