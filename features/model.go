@@ -94,6 +94,14 @@ type View struct {
 
 	// Shards splits big windows by entity-key hash; 0 means 1.
 	Shards int
+
+	// Checks are data-quality checks every run of the view must pass
+	// (MaxNullRate, Range, MinRows, ...); OnCheckFailure says what a run
+	// does when one fails (default: keep the version offline, flagged, and
+	// skip the online push). Neither changes the fingerprint: they judge
+	// what is computed, not how.
+	Checks         []Check
+	OnCheckFailure CheckPolicy
 }
 
 // FuncTransform is the plain Go form of a transform: it sees one entity's

@@ -243,6 +243,9 @@ func (r *Registry) addView(v *View) error {
 			}
 		}
 	}
+	if err := validateChecks(v); err != nil {
+		return err
+	}
 	r.views[v.Name] = v
 	r.order.views = append(r.order.views, v.Name)
 	r.prints[v.Name] = fingerprint(v, ent, src)

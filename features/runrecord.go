@@ -49,10 +49,13 @@ type OnlineCounts struct {
 // min/max/mean, strings top values and a distinct estimate, bools a true
 // ratio; nil fields do not apply (or the column is all null).
 type FeatureStats struct {
-	Name      string     `json:"name"`
-	Type      Type       `json:"type"`
-	Rows      int64      `json:"rows"`
-	Nulls     int64      `json:"nulls"`
+	Name  string `json:"name"`
+	Type  Type   `json:"type"`
+	Rows  int64  `json:"rows"`
+	Nulls int64  `json:"nulls"`
+	// NonFinite counts NaN and ±Inf values of a float feature: neither
+	// nulls nor part of min, max and mean.
+	NonFinite int64      `json:"non_finite,omitempty"`
 	Min       *float64   `json:"min,omitempty"`
 	Max       *float64   `json:"max,omitempty"`
 	Mean      *float64   `json:"mean,omitempty"`
