@@ -31,6 +31,7 @@ import (
 type Offline interface {
 	pipeline.OfflineWriter
 	pipeline.HistoryReader
+	RunRecorder
 	RemoveStaleShards(ctx context.Context, view string, end, created time.Time, shards int) error
 	RemoveWindowFile(ctx context.Context, view string, end, created time.Time) error
 	MarkPublished(ctx context.Context, p parquet.Publication) error
@@ -76,6 +77,9 @@ type Activities struct {
 	Offline  Offline
 	Online   Online // nil: offline only
 	Logger   *slog.Logger
+	// Metrics, when set, count rows, durations and check failures and
+	// track each view's staleness.
+	Metrics *Metrics
 }
 
 // ComputeInput names one window (or one shard of it) to compute.
@@ -107,8 +111,16 @@ const (
 // ComputeWindow reads the source window, runs the view's transform and
 // writes the offline partition as the run's version (whole, atomically;
 // replacing only an earlier attempt of the same run, never another run's
-// version of the window).
+// version of the window), then the run's record (profile and checks, see
+// docs/format/runs.md).
+//
+// A whole window's checks run on the computed rows before anything is
+// written; when one fails, the view's OnCheckFailure policy decides
+// whether the version is still written (flagged) or not (failed), and the
+// activity then fails with a non-retryable CheckFailed error. A shard's
+// checks wait for every shard: CommitShards runs them.
 func (a *Activities) ComputeWindow(ctx context.Context, in ComputeInput) (ComputeOutput, error) {
+	began := time.Now()
 	v, ok := a.Registry.View(in.View)
 	if !ok {
 		return ComputeOutput{}, badInput(fmt.Errorf("unknown view %q", in.View))
@@ -154,23 +166,107 @@ func (a *Activities) ComputeWindow(ctx context.Context, in ComputeInput) (Comput
 		return ComputeOutput{}, classify(err)
 	}
 	activity.RecordHeartbeat(ctx, "computed")
-	p, err := a.Offline.WriteWindow(ctx, v.Name, in.WindowEnd, in.Created, in.Shard, fr, a.Registry.Fingerprint(v.Name))
-	if err != nil {
-		return ComputeOutput{}, fmt.Errorf("write offline: %w", err)
+	rec := a.newRunRecord(v, in)
+	rec.EventsRead = int64(ev.Len())
+	rec.Features = features.Profile(fr, v)
+	var failed []features.CheckResult
+	if in.Shard < 0 && len(v.Checks) > 0 {
+		prev, err := a.previousRun(ctx, v, in.WindowEnd)
+		if err != nil {
+			return ComputeOutput{}, err
+		}
+		rec.Checks = features.RunChecks(v, int64(fr.Len()), rec.Features, prev)
+		failed = features.FailedChecks(rec.Checks)
+		rec.Status = checkStatus(v, failed)
 	}
-	a.log().Info("window computed", "view", v.Name, "window_end", in.WindowEnd, "shard", in.Shard, "events", ev.Len(), "rows", p.Rows, "path", p.Path)
-	return ComputeOutput{Partition: p, Events: int64(ev.Len())}, nil
+	out := ComputeOutput{Events: int64(ev.Len())}
+	if rec.Status != features.RunFailed {
+		p, err := a.Offline.WriteWindow(ctx, v.Name, in.WindowEnd, in.Created, in.Shard, fr, a.Registry.Fingerprint(v.Name))
+		if err != nil {
+			return ComputeOutput{}, fmt.Errorf("write offline: %w", err)
+		}
+		out.Partition = p
+		rec.RowsWritten = p.Rows
+	}
+	rec.DurationMS = time.Since(began).Milliseconds()
+	if err := a.Offline.WriteRunRecord(ctx, rec); err != nil {
+		return ComputeOutput{}, fmt.Errorf("write run record: %w", err)
+	}
+	a.Metrics.ran(v.Name, rec.RowsWritten, time.Since(began))
+	a.log().Info("window computed", "view", v.Name, "window_end", in.WindowEnd, "shard", in.Shard, "events", ev.Len(), "rows", out.Partition.Rows,
+		"path", out.Partition.Path, "status", rec.Status)
+	if len(failed) > 0 {
+		a.Metrics.checksFailed(v.Name, failed)
+		cf := CheckFailure{Output: out, Discarded: rec.Status == features.RunFailed, PushOnline: v.OnCheckFailure.PushOnline, Failed: failed}
+		a.log().Warn("checks failed", "view", v.Name, "window_end", in.WindowEnd, "status", rec.Status, "error", features.CheckFailureMessage(v.Name, in.WindowEnd, failed))
+		return out, checkFailed(v.Name, in.WindowEnd, cf)
+	}
+	return out, nil
 }
 
 // CommitShards removes what an earlier attempt of this run (same Created)
 // left that this attempt did not write: its unsharded file and its shards
 // numbered >= Shards. Other runs' versions of the window are never touched.
+//
+// It then runs the view's checks on the shards' merged run records (the
+// whole window's stats) and writes the results into every shard's record.
+// When one fails it applies the view's OnCheckFailure policy (flag the
+// shards, or remove this run's shard files: never published, so no
+// as-known-at reader saw them) and fails with a non-retryable CheckFailed
+// error.
 func (a *Activities) CommitShards(ctx context.Context, in ComputeInput) error {
 	defer keepAlive(ctx)()
 	if err := a.Offline.RemoveStaleShards(ctx, in.View, in.WindowEnd, in.Created, in.Shards); err != nil {
 		return err
 	}
-	return a.Offline.RemoveWindowFile(ctx, in.View, in.WindowEnd, in.Created)
+	if err := a.Offline.RemoveWindowFile(ctx, in.View, in.WindowEnd, in.Created); err != nil {
+		return err
+	}
+	v, ok := a.Registry.View(in.View)
+	if !ok || len(v.Checks) == 0 {
+		return nil
+	}
+	all, err := a.runRecords(ctx, in.View, in.WindowEnd, in.Created)
+	if err != nil {
+		return err
+	}
+	var rs []features.RunRecord
+	for _, r := range all {
+		if r.Shard >= 0 && r.Shard < in.Shards {
+			rs = append(rs, r)
+		}
+	}
+	if len(rs) != in.Shards {
+		return fmt.Errorf("commit shards: %d of %d shard run records of %s window %s found", len(rs), in.Shards, in.View, in.WindowEnd.UTC().Format(time.RFC3339))
+	}
+	prev, err := a.previousRun(ctx, v, in.WindowEnd)
+	if err != nil {
+		return err
+	}
+	whole := features.MergeShardRecords(rs)
+	checks := features.RunChecks(v, whole.RowsWritten, whole.Features, prev)
+	failed := features.FailedChecks(checks)
+	status := checkStatus(v, failed)
+	if status == features.RunFailed {
+		if err := a.Offline.RemoveStaleShards(ctx, in.View, in.WindowEnd, in.Created, 0); err != nil {
+			return err
+		}
+	}
+	for _, r := range rs {
+		r.Checks, r.Status = checks, status
+		if status == features.RunFailed {
+			r.RowsWritten = 0
+		}
+		if err := a.Offline.WriteRunRecord(ctx, r); err != nil {
+			return fmt.Errorf("write run record: %w", err)
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	a.Metrics.checksFailed(v.Name, failed)
+	a.log().Warn("checks failed", "view", v.Name, "window_end", in.WindowEnd, "status", status, "error", features.CheckFailureMessage(v.Name, in.WindowEnd, failed))
+	return checkFailed(v.Name, in.WindowEnd, CheckFailure{Discarded: status == features.RunFailed, PushOnline: v.OnCheckFailure.PushOnline, Failed: failed})
 }
 
 // PublishInput names a run's version of a window whose pushes all
@@ -181,10 +277,15 @@ type PublishInput struct {
 	Created    time.Time
 	Published  time.Time
 	Partitions []parquet.Partition
+	// Online holds what each partition's push did (same order), for the
+	// run records; empty in histories recorded before run records.
+	Online []OnlineStats `json:",omitempty"`
 }
 
 // MarkPublished records that a run's version is online from Published on
-// (its marker next to the data). Idempotent: a retry keeps the first marker.
+// (its marker next to the data), then adds the publication time and the
+// push counts to the run's records. Idempotent: a retry keeps the first
+// marker and rewrites the same records.
 func (a *Activities) MarkPublished(ctx context.Context, in PublishInput) error {
 	if _, ok := a.Registry.View(in.View); !ok {
 		return badInput(fmt.Errorf("unknown view %q", in.View))
@@ -195,6 +296,10 @@ func (a *Activities) MarkPublished(ctx context.Context, in PublishInput) error {
 	if err != nil {
 		return fmt.Errorf("mark published: %w", err)
 	}
+	if err := a.recordPublished(ctx, in); err != nil {
+		return err
+	}
+	a.Metrics.Published(in.View, in.WindowEnd)
 	a.log().Info("version published", "view", in.View, "window_end", in.WindowEnd, "created", in.Created, "published", in.Published)
 	return nil
 }

@@ -144,10 +144,23 @@ func MaterializeWorkflow(ctx workflow.Context, in MaterializeInput) (Materialize
 	for i, ci := range inputs {
 		futures[i] = workflow.ExecuteActivity(actx, a.ComputeWindow, ci)
 	}
+	// A failed data-quality check (a CheckFailed activity error) ends the
+	// run with that error once whatever the view's policy still allows
+	// (the flagged version's push and publication) is done.
+	var checkErr error
+	var checkFailure activities.CheckFailure
 	for _, f := range futures {
 		var out activities.ComputeOutput
 		if err := f.Get(ctx, &out); err != nil {
-			return res, fmt.Errorf("compute %s %s: %w", in.View, end.Format(time.RFC3339), err)
+			cf, ok := activities.AsCheckFailure(err)
+			if !ok {
+				return res, fmt.Errorf("compute %s %s: %w", in.View, end.Format(time.RFC3339), err)
+			}
+			checkErr, checkFailure, out = err, cf, cf.Output
+			if cf.Discarded {
+				res.Events += out.Events
+				continue
+			}
 		}
 		res.Partitions = append(res.Partitions, out.Partition)
 		res.Events += out.Events
@@ -156,31 +169,43 @@ func MaterializeWorkflow(ctx workflow.Context, in MaterializeInput) (Materialize
 	if shards > 1 {
 		commit := activities.ComputeInput{View: in.View, WindowEnd: end, Created: created, Shards: shards, Shard: -1}
 		if err := workflow.ExecuteActivity(actx, a.CommitShards, commit).Get(ctx, nil); err != nil {
-			return res, fmt.Errorf("commit shards: %w", err)
+			cf, ok := activities.AsCheckFailure(err)
+			if !ok {
+				return res, fmt.Errorf("commit shards: %w", err)
+			}
+			checkErr, checkFailure = err, cf
+			if cf.Discarded {
+				res.Partitions, res.Rows = nil, 0
+			}
 		}
+	}
+	if checkErr != nil && (!checkFailure.PushOnline || len(res.Partitions) == 0) {
+		return res, checkErr
 	}
 	pushes := make([]workflow.Future, len(res.Partitions))
 	for i, p := range res.Partitions {
 		pushes[i] = workflow.ExecuteActivity(actx, a.PushOnline, activities.PushInput{View: in.View, Partition: p})
 	}
-	for _, f := range pushes {
+	perPush := make([]activities.OnlineStats, len(pushes))
+	for i, f := range pushes {
 		var st activities.OnlineStats
 		if err := f.Get(ctx, &st); err != nil {
 			return res, fmt.Errorf("push online: %w", err)
 		}
 		res.Online.Add(st)
+		perPush[i] = st
 	}
 	// Histories recorded before publication existed end here.
 	if workflow.GetVersion(ctx, publishChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return res, nil
+		return res, checkErr
 	}
 	published := ceilMicro(workflow.Now(ctx))
-	pub := activities.PublishInput{View: in.View, WindowEnd: end, Created: created, Published: published, Partitions: res.Partitions}
+	pub := activities.PublishInput{View: in.View, WindowEnd: end, Created: created, Published: published, Partitions: res.Partitions, Online: perPush}
 	if err := workflow.ExecuteActivity(actx, a.MarkPublished, pub).Get(ctx, nil); err != nil {
 		return res, fmt.Errorf("mark published: %w", err)
 	}
 	res.Published = published
-	return res, nil
+	return res, checkErr
 }
 
 // publishChange is the workflow.GetVersion change id of the publication step.
