@@ -40,6 +40,9 @@ const (
 	DefaultOffline         = config.DefaultOffline
 	DefaultSource          = config.DefaultSource
 	DefaultProject         = config.DefaultProject
+	// DefaultWorkerMetricsAddr: where a worker serves /metrics.
+	DefaultWorkerMetricsAddr = config.DefaultWorkerMetricsAddr
+	EnvWorkerMetrics         = config.EnvWorkerMetrics
 )
 
 // Stores are the opened backends.
@@ -128,11 +131,19 @@ func NewWorker(c client.Client, reg *features.Registry, s *Stores, logger *slog.
 // Concurrency is bounded so a large backfill cannot exhaust memory: each
 // window activity holds its source window in memory.
 func NewProjectWorker(c client.Client, reg *features.Registry, s *Stores, project string, logger *slog.Logger) worker.Worker {
+	return NewMeteredWorker(c, reg, s, project, logger, nil)
+}
+
+// NewMeteredWorker is NewProjectWorker whose activities update m (see
+// StartWorkerMetrics); nil m: no metrics.
+func NewMeteredWorker(c client.Client, reg *features.Registry, s *Stores, project string, logger *slog.Logger, m *activities.Metrics) worker.Worker {
 	w := worker.New(c, workflows.Project(project).TaskQueue(), worker.Options{
 		MaxConcurrentActivityExecutionSize: 4,
 		WorkerStopTimeout:                  30e9,
 	})
-	Register(w, Activities(reg, s, logger))
+	acts := Activities(reg, s, logger)
+	acts.Metrics = m
+	Register(w, acts)
 	return w
 }
 
@@ -171,7 +182,12 @@ func RunWorker(ctx context.Context, reg *features.Registry, cfg Config) error {
 	if err := EnsureSearchAttributes(ctx, c, cfg.Namespace); err != nil {
 		cfg.Logger.Warn("search attributes not registered; workflows run without them", "error", err)
 	}
-	w := NewProjectWorker(c, reg, stores, cfg.Project, cfg.Logger)
+	wm, err := StartWorkerMetrics(ctx, reg, stores.Offline, cfg.WorkerMetricsAddr, cfg.Logger)
+	if err != nil {
+		return err
+	}
+	defer wm.Close()
+	w := NewMeteredWorker(c, reg, stores, cfg.Project, cfg.Logger, wm.Metrics)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

@@ -41,7 +41,11 @@ type Config struct {
 	// this configuration starts; zero: the workflows' defaults (30m, 2m).
 	ActivityTimeout  time.Duration
 	HeartbeatTimeout time.Duration
-	Logger           *slog.Logger // default slog.Default()
+	// WorkerMetricsAddr is where the worker serves Prometheus /metrics
+	// (SKEWFREE_WORKER_METRICS_ADDR, default 127.0.0.1:9464; "none"
+	// serves none).
+	WorkerMetricsAddr string
+	Logger            *slog.Logger // default slog.Default()
 }
 
 // Defaults of the local stack that `make dev` starts.
@@ -53,6 +57,9 @@ const (
 	DefaultSource          = "file://.state/raw"
 	DefaultProject         = "skewfree"
 	DefaultServingAddr     = ":6566"
+	// DefaultWorkerMetricsAddr is the worker's /metrics address: loopback,
+	// 9464 being the port Prometheus exporters of OpenTelemetry use.
+	DefaultWorkerMetricsAddr = "127.0.0.1:9464"
 	// DefaultRedisPrefix is the default project's online key prefix (the
 	// prefix of every deployment before projects existed).
 	DefaultRedisPrefix = "sf"
@@ -71,6 +78,7 @@ const (
 	EnvServingToken     = "SKEWFREE_SERVING_TOKEN"
 	EnvActivityTimeout  = "SKEWFREE_ACTIVITY_TIMEOUT"
 	EnvHeartbeatTimeout = "SKEWFREE_HEARTBEAT_TIMEOUT"
+	EnvWorkerMetrics    = "SKEWFREE_WORKER_METRICS_ADDR"
 )
 
 // FromEnv reads the documented environment variables; unset ones stay
@@ -89,6 +97,8 @@ func FromEnv(getenv func(string) string) Config {
 		RedisPrefix:     getenv(EnvRedisPrefix),
 		ServingAddr:     getenv(EnvServingAddr),
 		ServingToken:    getenv(EnvServingToken),
+
+		WorkerMetricsAddr: getenv(EnvWorkerMetrics),
 	}
 }
 
@@ -106,6 +116,7 @@ func (c Config) WithDefaults() Config {
 	set(&c.Source, DefaultSource)
 	set(&c.Project, DefaultProject)
 	set(&c.ServingAddr, DefaultServingAddr)
+	set(&c.WorkerMetricsAddr, DefaultWorkerMetricsAddr)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

@@ -110,3 +110,16 @@ func TestTimeoutsFromEnv(t *testing.T) {
 		})
 	}
 }
+
+// The worker's metrics address: the default, the environment, "none".
+func TestWorkerMetricsAddr(t *testing.T) {
+	for env, want := range map[string]string{"": config.DefaultWorkerMetricsAddr, "0.0.0.0:9999": "0.0.0.0:9999", "none": "none"} {
+		c := config.FromEnv(func(k string) string { return map[string]string{config.EnvWorkerMetrics: env}[k] }).WithDefaults()
+		if c.WorkerMetricsAddr != want {
+			t.Errorf("%s=%q: address %q, want %q", config.EnvWorkerMetrics, env, c.WorkerMetricsAddr, want)
+		}
+	}
+	if config.DefaultWorkerMetricsAddr != "127.0.0.1:9464" {
+		t.Errorf("default %q", config.DefaultWorkerMetricsAddr)
+	}
+}

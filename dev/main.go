@@ -94,7 +94,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	cfg := app.Config{
 		TemporalAddress: ts.FrontendAddr(), Namespace: ts.Namespace(), RedisURL: redisURL,
 		Offline: "file://" + filepath.Join(abs, "offline"), Source: "file://" + filepath.Join(abs, "raw"), Logger: log,
-		Project: env.Project, RedisPrefix: env.RedisPrefix,
+		Project: env.Project, RedisPrefix: env.RedisPrefix, WorkerMetricsAddr: env.WorkerMetricsAddr,
 	}
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -140,7 +140,12 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer c.Close()
-	w := app.NewProjectWorker(c, reg, stores, cfg.Project, log)
+	wm, err := app.StartWorkerMetrics(ctx, reg, stores.Offline, cfg.WorkerMetricsAddr, log)
+	if err != nil {
+		return err
+	}
+	defer wm.Close()
+	w := app.NewMeteredWorker(c, reg, stores, cfg.Project, log, wm.Metrics)
 	if err := w.Start(); err != nil {
 		return err
 	}

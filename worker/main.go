@@ -3,8 +3,9 @@
 // project's task queue.
 //
 // Configuration: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, SKEWFREE_REDIS_URL,
-// SKEWFREE_OFFLINE, SKEWFREE_SOURCE, SKEWFREE_PROJECT (flag --project); see
-// package config for defaults.
+// SKEWFREE_OFFLINE, SKEWFREE_SOURCE, SKEWFREE_PROJECT (flag --project),
+// SKEWFREE_WORKER_METRICS_ADDR (Prometheus /metrics, default
+// 127.0.0.1:9464, "none" disables); see package config for defaults.
 package main
 
 import (
