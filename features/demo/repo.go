@@ -73,6 +73,15 @@ func Registry() *features.Registry {
 			},
 			Fn: hasReturned,
 		},
+		// Data-quality checks: a run that fails one keeps its version
+		// offline, flagged, and does not reach serving (the default policy).
+		Checks: []features.Check{
+			features.MinRows(1),
+			features.Range("spend_30d", 0, 100_000),
+			features.MaxNullRate("avg_order_value_30d", 0.5),
+			features.MaxMeanChange("avg_order_value_30d", 0.5),
+			features.MaxRowCountChange(1),
+		},
 	}
 	userActivity := &features.View{
 		Name: "user_activity", Entity: "user", Source: "page_views", Cadence: features.Hourly,
@@ -86,6 +95,10 @@ func Registry() *features.Registry {
 			{Name: "avg_dwell_seconds_1h", Kind: features.Mean, Column: "dwell_seconds", Window: hour, Description: "mean time on page in the last hour; null if none measured"},
 			{Name: "last_device", Kind: features.Last, Column: "device", Window: 24 * hour, Description: "device of the newest page view in the last 24 hours"},
 			{Name: "mobile_views_24h", Kind: features.Count, Window: 24 * hour, Where: &features.Predicate{Column: "device", Op: features.Eq, Value: features.StringValue("mobile")}, Description: "page views from a phone in the last 24 hours"},
+		},
+		Checks: []features.Check{
+			features.MaxNullRate("avg_dwell_seconds_1h", 0.95),
+			features.Range("avg_dwell_seconds_1h", 0, 3600),
 		},
 	}
 	productSales := &features.View{
@@ -111,6 +124,10 @@ func Registry() *features.Registry {
 				out[0] = features.BoolValue(in.Aggregated["units_sold_7d"].Int64() >= 20)
 				return nil
 			},
+		},
+		Checks: []features.Check{
+			features.Range("units_sold_7d", 0, 1_000_000),
+			features.Range("revenue_7d", 0, 100_000_000),
 		},
 	}
 	fraud := &features.Service{Name: "fraud_model", Owner: "risk-team@shop.example",
