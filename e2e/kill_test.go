@@ -106,6 +106,8 @@ func TestKillWorkerProcessMidBackfill(t *testing.T) {
 		"SKEWFREE_SOURCE":            "file://" + s.sourceRoot(),
 		"SKEWFREE_HEARTBEAT_TIMEOUT": "10s", "SKEWFREE_ACTIVITY_TIMEOUT": "60s",
 		"SKEWFREE_PROJECT": project,
+		// Any free port: the default 9464 may be taken (make dev, another test).
+		"SKEWFREE_WORKER_METRICS_ADDR": "127.0.0.1:0",
 	}
 	var kv []string
 	for k, val := range env {
