@@ -287,7 +287,9 @@ func CheckFailureMessage(view string, end time.Time, failed []CheckResult) strin
 // by each shard's non-null values. Top values add up per value and are
 // ranked again (approximate: a value outside one shard's top is not seen),
 // and distinct estimates add up (an upper bound: a value may occur in
-// several shards). A single record (an unsharded run) comes back as is.
+// several shards). Checks and status are the first shard's (every shard
+// holds the window's once the run committed). A single record (an
+// unsharded run) comes back as is.
 func MergeShardRecords(rs []RunRecord) RunRecord {
 	if len(rs) == 1 {
 		return rs[0]
@@ -298,7 +300,8 @@ func MergeShardRecords(rs []RunRecord) RunRecord {
 	m := rs[0]
 	m.Shard = -1
 	m.Features = nil
-	m.Checks = nil
+	// After CommitShards every shard carries the window's checks and status.
+	m.Checks = rs[0].Checks
 	m.EventsRead, m.RowsWritten, m.DurationMS = 0, 0, 0
 	m.Online = nil
 	for _, r := range rs {
