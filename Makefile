@@ -3,7 +3,7 @@
 GO ?= go
 CORE := ./features/... ./store/... ./trainingset/... ./pipeline/...
 
-.PHONY: test deps vet lint bench bench-join dev build
+.PHONY: test deps vet lint bench bench-join dev build proto
 
 test: deps lint
 	$(GO) test -race -count=1 $(CORE)
@@ -25,6 +25,11 @@ lint: vet
 
 build:
 	$(GO) build ./...
+
+# Regenerates serving/grpcapi's protobuf code (checked in): protoc from
+# Debian's protobuf-compiler, the Go plugins through `go run`.
+proto:
+	@scripts/proto.sh
 
 # Benchmarks print ratios against a baseline measured in the same run.
 bench: deps bench-join

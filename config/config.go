@@ -33,6 +33,11 @@ type Config struct {
 	// ServingAddr is the reader service's listen address
 	// (SKEWFREE_SERVING_ADDR, default :6566, Feast's port).
 	ServingAddr string
+	// ServingGRPCAddr is the reader service's gRPC listen address
+	// (SKEWFREE_SERVING_GRPC_ADDR, default 127.0.0.1:6567: loopback, and
+	// the port after the HTTP API's); "none" turns gRPC off (see
+	// GRPCDisabled).
+	ServingGRPCAddr string
 	// ServingToken is the bearer token the reader service requires
 	// (SKEWFREE_SERVING_TOKEN, default none).
 	ServingToken string
@@ -60,6 +65,9 @@ const (
 	// DefaultWorkerMetricsAddr is the worker's /metrics address: loopback,
 	// 9464 being the port Prometheus exporters of OpenTelemetry use.
 	DefaultWorkerMetricsAddr = "127.0.0.1:9464"
+	// DefaultServingGRPCAddr is not Feast's 6566: the HTTP API listens
+	// there on every interface, so gRPC cannot bind it too.
+	DefaultServingGRPCAddr = "127.0.0.1:6567"
 	// DefaultRedisPrefix is the default project's online key prefix (the
 	// prefix of every deployment before projects existed).
 	DefaultRedisPrefix = "sf"
@@ -76,6 +84,7 @@ const (
 	EnvRedisPrefix      = "SKEWFREE_REDIS_PREFIX"
 	EnvServingAddr      = "SKEWFREE_SERVING_ADDR"
 	EnvServingToken     = "SKEWFREE_SERVING_TOKEN"
+	EnvServingGRPCAddr  = "SKEWFREE_SERVING_GRPC_ADDR"
 	EnvActivityTimeout  = "SKEWFREE_ACTIVITY_TIMEOUT"
 	EnvHeartbeatTimeout = "SKEWFREE_HEARTBEAT_TIMEOUT"
 	EnvWorkerMetrics    = "SKEWFREE_WORKER_METRICS_ADDR"
@@ -99,6 +108,7 @@ func FromEnv(getenv func(string) string) Config {
 		ServingToken:    getenv(EnvServingToken),
 
 		WorkerMetricsAddr: getenv(EnvWorkerMetrics),
+		ServingGRPCAddr:   getenv(EnvServingGRPCAddr),
 	}
 }
 
@@ -117,6 +127,7 @@ func (c Config) WithDefaults() Config {
 	set(&c.Project, DefaultProject)
 	set(&c.ServingAddr, DefaultServingAddr)
 	set(&c.WorkerMetricsAddr, DefaultWorkerMetricsAddr)
+	set(&c.ServingGRPCAddr, DefaultServingGRPCAddr)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -205,3 +216,7 @@ func TimeoutsFromEnv(getenv func(string) string) (activity, heartbeat time.Durat
 	heartbeat, err = parse(EnvHeartbeatTimeout)
 	return activity, heartbeat, err
 }
+
+// GRPCDisabled reports whether a gRPC listen address turns gRPC off: "" (a
+// flag set empty) or "none".
+func GRPCDisabled(addr string) bool { return addr == "" || addr == "none" }

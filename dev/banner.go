@@ -13,6 +13,7 @@ type bannerInfo struct {
 	UI, Namespace, Temporal, TaskQueue string
 	Project                            string
 	Serving                            string // host:port
+	GRPC                               string // host:port of the gRPC API; "" when off
 	RedisURL                           string // may hold a password: shown only redacted
 	Offline                            string
 	Users                              []string // two sample entity keys
@@ -34,27 +35,35 @@ func banner(b bannerInfo) string {
 	if !config.IsDefaultProject(b.Project) {
 		projectEnv = " SKEWFREE_PROJECT=" + b.Project
 	}
+	grpcLine, grpcTry := "", ""
+	if b.GRPC != "" {
+		grpcLine = fmt.Sprintf("  Reader gRPC      %s  (feast.serving.ServingService, grpc.health.v1, reflection)\n", b.GRPC)
+		grpcTry = fmt.Sprintf(`  grpcurl -plaintext -d '{"feature_service":"fraud_model","entities":{"user_id":{"val":[{"string_val":"%s"}]}},"full_feature_names":true}' %s feast.serving.ServingService/GetOnlineFeatures
+      (the same through Feast's gRPC API; grpcurl reads the schema by reflection)
+
+`, b.Users[0], b.GRPC)
+	}
 	return fmt.Sprintf(`
 Skewfree is up.
 
   Temporal UI      %s/namespaces/%s/schedules
   Temporal         %s (namespace %s, task queue %s)
   Reader service   http://%s  (/healthz /readyz /metrics /catalog)
-  Redis            %s
+%s  Redis            %s
   Offline store    %s
 
 Try:
   curl -s http://%s/get-online-features -d '{"feature_service":"fraud_model","entities":{"user_id":["%s","%s"]},"full_feature_names":true}'
 
-  TEMPORAL_ADDRESS=%s SKEWFREE_REDIS_URL=%s%s go run ./starter backfill --view product_sales --from %s --to %s --rerun --wait
+%s  TEMPORAL_ADDRESS=%s SKEWFREE_REDIS_URL=%s%s go run ./starter backfill --view product_sales --from %s --to %s --rerun --wait
       (re-runs two windows: each run adds a version, see starter history; without --rerun, stored windows are skipped)
 
   %s
       (a training set for the sample labels in %s; %s is the same table as Parquet)
 
 Ctrl-C stops everything.
-`, b.UI, b.Namespace, b.Temporal, b.Namespace, b.TaskQueue, b.Serving, redisstore.Redact(b.RedisURL), b.Offline,
-		b.Serving, b.Users[0], b.Users[1], b.Temporal, redisEnv, projectEnv,
+`, b.UI, b.Namespace, b.Temporal, b.Namespace, b.TaskQueue, b.Serving, grpcLine, redisstore.Redact(b.RedisURL), b.Offline,
+		b.Serving, b.Users[0], b.Users[1], grpcTry, b.Temporal, redisEnv, projectEnv,
 		b.From.Format(time.RFC3339), b.To.Format(time.RFC3339),
 		b.TrainingSet, b.LabelsCSV, b.LabelsParquet)
 }

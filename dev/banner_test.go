@@ -24,3 +24,20 @@ func TestBannerHidesRedisPassword(t *testing.T) {
 		}
 	}
 }
+
+// The banner shows the gRPC address and a grpcurl call when gRPC is on,
+// and neither when it is off.
+func TestBannerShowsGRPC(t *testing.T) {
+	info := bannerInfo{UI: "http://127.0.0.1:8233", Namespace: "default", Temporal: "127.0.0.1:7233", TaskQueue: "skewfree",
+		Serving: "127.0.0.1:6566", GRPC: "127.0.0.1:6567", RedisURL: "redis://127.0.0.1:1", Offline: "file:///tmp/offline", Users: []string{"u1", "u2"}}
+	text := banner(info)
+	for _, want := range []string{"Reader gRPC      127.0.0.1:6567", `{"string_val":"u1"}`, "127.0.0.1:6567 feast.serving.ServingService/GetOnlineFeatures"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("banner lacks %q:\n%s", want, text)
+		}
+	}
+	info.GRPC = ""
+	if text := banner(info); strings.Contains(text, "gRPC") || strings.Contains(text, "grpcurl") {
+		t.Errorf("banner with gRPC off mentions it:\n%s", text)
+	}
+}

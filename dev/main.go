@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
@@ -35,6 +37,7 @@ import (
 	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/features/demo"
 	"github.com/skewfree/skewfree/serving"
+	"github.com/skewfree/skewfree/serving/grpcapi"
 	"github.com/skewfree/skewfree/serving/httpapi"
 	"github.com/skewfree/skewfree/workflows"
 )
@@ -64,6 +67,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	temporalPort := flag.Int("temporal-port", 7233, "Temporal frontend port")
 	uiPort := flag.Int("ui-port", 8233, "Temporal Web UI port")
 	servingAddr := flag.String("serving-addr", "127.0.0.1:6566", "reader service address")
+	grpcAddr := flag.String("grpc-addr", config.DefaultServingGRPCAddr, `reader service gRPC address; "" or none: no gRPC`)
 	users := flag.Int("users", 1000, "sample users")
 	days := flag.Int("days", 7, "days to backfill")
 	flag.Parse()
@@ -164,7 +168,9 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer reader.Close()
-	h, err := httpapi.New(reg, reader, stores.Online, httpapi.Options{Logger: log})
+	prom := prometheus.NewRegistry() // one for HTTP and gRPC, so /metrics shows both
+	prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	h, err := httpapi.New(reg, reader, stores.Online, httpapi.Options{Logger: log, Registerer: prom, Gatherer: prom})
 	if err != nil {
 		return err
 	}
@@ -180,6 +186,25 @@ func run(ctx context.Context, log *slog.Logger) error {
 			log.Error("reader service", "error", err)
 		}
 	}()
+	grpcServing := ""
+	if !config.GRPCDisabled(*grpcAddr) {
+		g, err := grpcapi.New(reader, stores.Online, grpcapi.Options{Logger: log, Registerer: prom})
+		if err != nil {
+			return err
+		}
+		gl, err := net.Listen("tcp", *grpcAddr)
+		if err != nil {
+			return fmt.Errorf("reader service gRPC: %w (try -grpc-addr, or -grpc-addr none)", err)
+		}
+		grpcServing = gl.Addr().String()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := g.Serve(ctx, gl, 5*time.Second); err != nil {
+				log.Error("reader service gRPC", "error", err)
+			}
+		}()
+	}
 
 	log.Info("backfilling the last days of every view", "days", *days)
 	if err := backfillAll(ctx, c, reg, workflows.Project(cfg.Project), *days, log); err != nil {
@@ -188,7 +213,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 
 	fmt.Print(banner(bannerInfo{
 		UI: ts.UIURL(), Namespace: ts.Namespace(), Temporal: ts.FrontendAddr(), TaskQueue: workflows.Project(cfg.Project).TaskQueue(), Project: cfg.Project,
-		Serving: l.Addr().String(), RedisURL: redisURL, Offline: cfg.Offline, Users: []string{demo.UserID(1), demo.UserID(2)},
+		Serving: l.Addr().String(), GRPC: grpcServing, RedisURL: redisURL, Offline: cfg.Offline, Users: []string{demo.UserID(1), demo.UserID(2)},
 		From: today.Add(-48 * time.Hour), To: today,
 		TrainingSet: sample.TrainingSetCommand(*state), LabelsCSV: filepath.Join(*state, sample.EntitiesCSV), LabelsParquet: sample.EntitiesParquet,
 	}))

@@ -145,6 +145,10 @@ func (r *Reader) Stats() Stats {
 		FingerprintMismatches: r.mismatches.Load(), DefinitionNotFound: r.defNotFound.Load(), Unreadable: r.unreadable.Load()}
 }
 
+// Registry returns the registry whose features the reader serves (the one
+// it was built with).
+func (r *Reader) Registry() *features.Registry { return r.reg }
+
 // Get reads features ("view:feature" references) for every entity row.
 // Errors are *RequestError for bad requests and wrap ErrUnavailable when the
 // store cannot answer.

@@ -30,6 +30,7 @@ import (
 
 	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/serving"
+	"github.com/skewfree/skewfree/serving/internal/feastapi"
 )
 
 // Reader is what the handler needs from serving.Reader.
@@ -179,36 +180,10 @@ func (h *handler) getOnlineFeatures(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, err.Error())
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
-	defer cancel()
-	var res *serving.Result
-	if req.FeatureService != "" {
-		res, err = h.reader.GetService(ctx, req.FeatureService, req.Entities)
-	} else {
-		res, err = h.reader.Get(ctx, req.Features, req.Entities)
-	}
+	res, err := feastapi.Read(r.Context(), h.reader, &req, h.opts.Timeout, h.opts.Logger, "httpapi")
 	if err != nil {
-		var re *serving.RequestError
-		switch {
-		case errors.As(err, &re):
-			writeError(w, http.StatusBadRequest, re.Error())
-		case errors.Is(err, serving.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-			h.opts.Logger.Warn("httpapi: online store unavailable", "err", err)
-			writeError(w, http.StatusServiceUnavailable, "online store unavailable; retry later")
-		case r.Context().Err() != nil:
-			// The client went away; nobody reads the answer.
-			writeError(w, http.StatusServiceUnavailable, "request cancelled")
-		default:
-			h.opts.Logger.Error("httpapi: get online features", "err", err)
-			writeError(w, http.StatusServiceUnavailable, "online read failed; retry later")
-		}
+		writeError(w, statusOf(err), err.Error())
 		return
-	}
-	if !req.FullFeatureNames {
-		if err := checkBareNames(res); err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
 	}
 	bp := h.bufs.Get().(*[]byte)
 	out := appendResponse((*bp)[:0], &req, res)
@@ -219,23 +194,6 @@ func (h *handler) getOnlineFeatures(w http.ResponseWriter, r *http.Request) {
 		*bp = out
 		h.bufs.Put(bp)
 	}
-}
-
-// checkBareNames makes sure that bare feature names (full_feature_names
-// false) name each column once. Full names (view__feature) always do: refs
-// are unique, and "__" cannot occur in join keys or names.
-func checkBareNames(res *serving.Result) error {
-	seen := make(map[string]bool, len(res.JoinKeys)+len(res.Features))
-	for _, k := range res.JoinKeys {
-		seen[k] = true
-	}
-	for _, f := range res.Features {
-		if seen[f.Feature] {
-			return fmt.Errorf("feature name %q appears twice in the response; set \"full_feature_names\": true", f.Feature)
-		}
-		seen[f.Feature] = true
-	}
-	return nil
 }
 
 func (h *handler) catalog(w http.ResponseWriter, r *http.Request) {

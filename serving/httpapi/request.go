@@ -3,26 +3,23 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"unicode/utf8"
 
 	"github.com/skewfree/skewfree/features"
-	"github.com/skewfree/skewfree/serving"
+	"github.com/skewfree/skewfree/serving/internal/feastapi"
 )
 
 // Request is a decoded POST /get-online-features body, in Feast's shape:
 //
 //	{"features": ["view:feature", ...] | "feature_service": "name",
 //	 "entities": {"user_id": ["u1", "u2"]}, "full_feature_names": false}
-type Request struct {
-	Features         []string
-	FeatureService   string
-	Entities         serving.Entities
-	FullFeatureNames bool
-}
+//
+// The gRPC service (serving/grpcapi) decodes its requests into the same
+// type and answers them through the same code.
+type Request = feastapi.Request
 
 // wireRequest mirrors the JSON; entity values stay raw until their join
 // key's type is known. Unknown fields are ignored, as Feast's server does,
@@ -35,7 +32,7 @@ type wireRequest struct {
 }
 
 // errTooLarge marks limit violations, answered with 413.
-var errTooLarge = errors.New("request too large")
+var errTooLarge = feastapi.ErrTooLarge
 
 // DecodeRequest parses and checks a request body against the join keys the
 // registry knows (joinKeys: name → key type) and the entity row limit. Every
@@ -51,43 +48,17 @@ func DecodeRequest(body []byte, joinKeys map[string]features.Type, maxEntities i
 		return Request{}, fmt.Errorf("malformed JSON: trailing data after the request object")
 	}
 	req := Request{FullFeatureNames: w.FullFeatureNames}
-	switch {
-	case w.Features != nil && w.FeatureService != nil:
-		return Request{}, fmt.Errorf(`give either "features" or "feature_service", not both`)
-	case w.Features != nil:
-		if len(*w.Features) == 0 {
-			return Request{}, fmt.Errorf(`"features" is empty`)
-		}
-		req.Features = *w.Features
-	case w.FeatureService != nil:
-		if *w.FeatureService == "" {
-			return Request{}, fmt.Errorf(`"feature_service" is empty`)
-		}
-		req.FeatureService = *w.FeatureService
-	default:
-		return Request{}, fmt.Errorf(`request names no features: give "features" or "feature_service"`)
+	var err error
+	if req.Features, req.FeatureService, err = feastapi.Select(w.Features, w.FeatureService); err != nil {
+		return Request{}, err
 	}
-	if len(w.Entities) == 0 {
-		return Request{}, fmt.Errorf(`"entities" is missing or empty: give at least one join key column`)
-	}
-	req.Entities = make(serving.Entities, len(w.Entities))
-	for name, raw := range w.Entities {
-		typ, ok := joinKeys[name]
-		if !ok {
-			return Request{}, fmt.Errorf("entities: unknown join key %q", name)
-		}
-		if len(raw) > maxEntities {
-			return Request{}, fmt.Errorf("%w: %d entity rows, the limit is %d", errTooLarge, len(raw), maxEntities)
-		}
-		col := make([]features.Value, len(raw))
-		for i, r := range raw {
-			v, err := decodeKey(r, typ)
-			if err != nil {
-				return Request{}, fmt.Errorf("entities: %s[%d]: %v", name, i, err)
-			}
-			col[i] = v
-		}
-		req.Entities[name] = col
+	req.Entities, err = feastapi.DecodeEntities(w.Entities, joinKeys, maxEntities,
+		func(c []json.RawMessage) int { return len(c) },
+		func(c []json.RawMessage, i int, typ features.Type) (features.Value, error) {
+			return decodeKey(c[i], typ)
+		})
+	if err != nil {
+		return Request{}, err
 	}
 	return req, nil
 }
@@ -100,7 +71,7 @@ func decodeKey(raw json.RawMessage, typ features.Type) (features.Value, error) {
 	switch typ {
 	case features.String:
 		if raw[0] != '"' {
-			return features.Null, fmt.Errorf("want a string key, got %s", jsonKind(raw))
+			return features.Null, feastapi.WrongKind(typ, jsonKind(raw))
 		}
 		// The decoder has validated raw's syntax: without escapes (and with
 		// valid UTF-8, which encoding/json would otherwise repair), its
@@ -115,7 +86,7 @@ func decodeKey(raw json.RawMessage, typ features.Type) (features.Value, error) {
 		return features.StringValue(s), nil
 	case features.Int64:
 		if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
-			return features.Null, fmt.Errorf("want an integer key, got %s", jsonKind(raw))
+			return features.Null, feastapi.WrongKind(typ, jsonKind(raw))
 		}
 		n, err := strconv.ParseInt(string(raw), 10, 64)
 		if err != nil {
@@ -123,7 +94,7 @@ func decodeKey(raw json.RawMessage, typ features.Type) (features.Value, error) {
 		}
 		return features.IntValue(n), nil
 	}
-	return features.Null, fmt.Errorf("join key type %s is not supported", typ)
+	return features.Null, feastapi.UnsupportedKey(typ)
 }
 
 func jsonKind(raw []byte) string {

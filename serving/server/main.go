@@ -1,12 +1,14 @@
-// Command server is Skewfree's HTTP reader service: Feast-compatible
+// Command server is Skewfree's reader service: Feast-compatible
 // POST /get-online-features over the Redis online store, plus /healthz,
-// /readyz, /metrics and /catalog. It reads its settings through package
+// /readyz, /metrics and /catalog, and Feast's gRPC ServingService (with
+// gRPC health checks and reflection) on a port of its own. It reads its settings through package
 // config, like the worker and the starter; flags override the environment:
 //
 //	SKEWFREE_REDIS_URL      redis://127.0.0.1:6379 (redis+cluster://h1:p1?addr=h2:p2 for a cluster)
 //	SKEWFREE_PROJECT        skewfree: the project whose online values to serve
 //	SKEWFREE_SERVING_ADDR   :6566 (Feast's port)
-//	SKEWFREE_SERVING_TOKEN  bearer token required from clients (none by default)
+//	SKEWFREE_SERVING_GRPC_ADDR  127.0.0.1:6567; "none" (or -grpc-addr "") turns gRPC off
+//	SKEWFREE_SERVING_TOKEN  bearer token required from clients, HTTP and gRPC (none by default)
 //	SKEWFREE_REDIS_PREFIX   the project's key prefix (sf for the default project)
 //
 // It serves the demo repository's definitions; a team serving its own
@@ -15,6 +17,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,9 +28,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/skewfree/skewfree/config"
 	"github.com/skewfree/skewfree/features/demo"
 	"github.com/skewfree/skewfree/serving"
+	"github.com/skewfree/skewfree/serving/grpcapi"
 	"github.com/skewfree/skewfree/serving/httpapi"
 	redisstore "github.com/skewfree/skewfree/store/redis"
 )
@@ -57,12 +64,13 @@ func parseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 	fs.SetOutput(stderr)
 	fs.Var(secretURL{&s.cfg.RedisURL}, "redis", "Redis URL ($"+config.EnvRedisURL+")")
 	fs.StringVar(&s.cfg.ServingAddr, "addr", s.cfg.ServingAddr, "listen address ($"+config.EnvServingAddr+")")
+	fs.StringVar(&s.cfg.ServingGRPCAddr, "grpc-addr", s.cfg.ServingGRPCAddr, "gRPC listen address ($"+config.EnvServingGRPCAddr+"); \"\" or none: no gRPC")
 	fs.StringVar(&s.cfg.Project, "project", s.cfg.Project, "project name ($"+config.EnvProject+")")
 	fs.StringVar(&s.cfg.RedisPrefix, "prefix", s.cfg.RedisPrefix, "online key prefix ($"+config.EnvRedisPrefix+"); default the project's")
 	fs.IntVar(&s.cache, "cache-entries", 100_000, "in-process cache size in (view, entity) entries; 0 disables it")
 	fs.DurationVar(&s.cacheTTL, "cache-ttl", time.Minute, "longest time a cached value is kept")
 	fs.IntVar(&s.maxEntities, "max-entities", 1000, "most entity rows per request")
-	fs.Int64Var(&s.maxBody, "max-body-bytes", 1<<20, "largest request body")
+	fs.Int64Var(&s.maxBody, "max-body-bytes", 1<<20, "largest request body (HTTP) or message (gRPC)")
 	fs.DurationVar(&s.grace, "shutdown-grace", 10*time.Second, "time given to requests in flight on SIGTERM")
 	if err := fs.Parse(args); err != nil {
 		return s, err
@@ -110,8 +118,11 @@ func run() error {
 		return err
 	}
 	defer reader.Close()
+	// One metrics registry, so /metrics shows the gRPC calls too.
+	prom := prometheus.NewRegistry()
+	prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	h, err := httpapi.New(reg, reader, store, httpapi.Options{MaxEntities: s.maxEntities, MaxBodyBytes: s.maxBody,
-		Token: s.cfg.ServingToken, Logger: log})
+		Token: s.cfg.ServingToken, Logger: log, Registerer: prom, Gatherer: prom})
 	if err != nil {
 		return err
 	}
@@ -119,6 +130,49 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	log.Info("serving", "addr", l.Addr().String(), "project", s.cfg.Project, "prefix", store.Prefix(), "redis", redisstore.Redact(s.cfg.RedisURL))
-	return httpapi.Serve(ctx, l, h, s.grace)
+	serve := []func(context.Context) error{func(ctx context.Context) error { return httpapi.Serve(ctx, l, h, s.grace) }}
+	grpcAddr := "none"
+	if !config.GRPCDisabled(s.cfg.ServingGRPCAddr) {
+		g, err := grpcapi.New(reader, store, grpcapi.Options{MaxEntities: s.maxEntities, MaxMessageBytes: int(s.maxBody),
+			Token: s.cfg.ServingToken, Logger: log, Registerer: prom})
+		if err != nil {
+			return err
+		}
+		gl, err := net.Listen("tcp", s.cfg.ServingGRPCAddr)
+		if err != nil {
+			l.Close()
+			return fmt.Errorf("gRPC: %w (-grpc-addr none turns it off)", err)
+		}
+		grpcAddr = gl.Addr().String()
+		serve = append(serve, func(ctx context.Context) error { return g.Serve(ctx, gl, s.grace) })
+	}
+	log.Info("serving", "addr", l.Addr().String(), "grpc", grpcAddr, "project", s.cfg.Project, "prefix", store.Prefix(), "redis", redisstore.Redact(s.cfg.RedisURL))
+	return serveAll(ctx, serve...)
+}
+
+// serveAll runs the servers (HTTP, gRPC) until ctx is done or one of them
+// returns, which stops the others; it returns their errors, a panic as one.
+func serveAll(ctx context.Context, servers ...func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(servers))
+	for _, srv := range servers {
+		go func() {
+			err := func() (err error) {
+				defer func() {
+					if v := recover(); v != nil {
+						err = fmt.Errorf("server panicked: %v", v)
+					}
+				}()
+				return srv(ctx)
+			}()
+			cancel()
+			errs <- err
+		}()
+	}
+	var all []error
+	for range servers {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
 }
