@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/skewfree/skewfree/features"
@@ -245,4 +246,10 @@ func (c *Catalog) FeaturesOf(s *Service) []*Feature {
 		}
 	}
 	return out
+}
+
+// Computation is InWords without the entity and schedule, which a view's
+// page already shows once: "sum of amount over orders over the last 30 days".
+func (f *Feature) Computation() string {
+	return strings.Replace(f.InWords, ", per "+f.view.Entity+", "+f.view.Schedule, "", 1)
 }

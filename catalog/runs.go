@@ -85,7 +85,16 @@ func (f Freshness) Words() string {
 	if f.LastPublishedWindowEnd == nil {
 		return NeverPublished
 	}
-	return f.Status + ": window ending " + Time(*f.LastPublishedWindowEnd) + ", " + Duration(f.Age) + " old"
+	return f.Status + ": " + f.Window()
+}
+
+// Window is the newest published window and its age, e.g. "window ending
+// 2026-11-20 00:00 UTC, 5 h old"; empty when none was published.
+func (f Freshness) Window() string {
+	if f.LastPublishedWindowEnd == nil {
+		return ""
+	}
+	return "window ending " + Time(*f.LastPublishedWindowEnd) + ", " + Duration(f.Age) + " old"
 }
 
 // Time formats t for people, in UTC to the minute.

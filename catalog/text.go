@@ -71,10 +71,11 @@ func DescribeView(w io.Writer, v *View, runs int) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "\nfeatures")
+	fmt.Fprintln(w, "\nfeatures (per "+v.Entity+", "+v.Schedule+")")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NAME\tTYPE\tUSED BY\tCOMPUTES")
 	for _, f := range v.Features {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\tused by %s\n", f.Name, f.Type, f.InWords, list(f.UsedBy))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", f.Name, f.Type, list(f.UsedBy), f.Computation())
 	}
 	if err := tw.Flush(); err != nil {
 		return err
