@@ -21,10 +21,6 @@ import (
 	"github.com/skewfree/skewfree/store/parquet"
 )
 
-// DefaultCatalogAddr is where `starter catalog serve` and `make dev` serve
-// the catalog page.
-const DefaultCatalogAddr = "127.0.0.1:8788"
-
 // catalogFlags are the flags every catalog command shares.
 type catalogFlags struct {
 	offline string
@@ -114,7 +110,7 @@ func catalogServeCmd(reg *features.Registry) *cobra.Command {
 		flags catalogFlags
 	)
 	c := &cobra.Command{
-		Use:   "serve [--addr " + DefaultCatalogAddr + "]",
+		Use:   "serve [--addr " + web.DefaultAddr + "]",
 		Short: "Serve the catalog as a web page",
 		Long: `serve answers the catalog web page on --addr until interrupted: a searchable list of
 views, features and feature services, and a page for each with its definition in
@@ -146,7 +142,7 @@ the offline store's run records on every request, so freshness stays current.`,
 			return httpapi.Serve(cmd.Context(), l, h, 5*time.Second)
 		},
 	}
-	c.Flags().StringVar(&addr, "addr", DefaultCatalogAddr, "address to listen on")
+	c.Flags().StringVar(&addr, "addr", web.DefaultAddr, "address to listen on")
 	flags.add(c)
 	return c
 }

@@ -28,6 +28,9 @@ import (
 	"github.com/skewfree/skewfree/features"
 )
 
+// DefaultAddr is where `starter catalog serve` and `make dev` serve the page.
+const DefaultAddr = "127.0.0.1:8788"
+
 //go:embed templates/*.html static/*
 var assets embed.FS
 
