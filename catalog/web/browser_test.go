@@ -141,6 +141,16 @@ func TestBrowser(t *testing.T) {
 	if evil != Evil || pwned || elems {
 		t.Errorf("description shown as %q (ran script: %v, made elements: %v); want the text %q", evil, pwned, elems, Evil)
 	}
+
+	// A stale view's page says so in red.
+	do(t, bctx, "open the stale view", chromedp.Navigate(srv.URL+"/view/user_clicks"), chromedp.WaitVisible(chromedp.ID("freshness")))
+	if f := run(t, bctx, chromedp.Text(chromedp.ID("freshness"))); !strings.Contains(f, "Stale.") || !strings.Contains(f, "15 h old") {
+		t.Errorf("stale view freshness %q", f)
+	}
+	if c := run(t, bctx, chromedp.Evaluate[string](`getComputedStyle(document.getElementById('freshness')).color`)); c != "rgb(201, 42, 42)" {
+		t.Errorf("stale notice colour %s, want the red of .alert", c)
+	}
+	writePNG(t, filepath.Join(dir, "catalog-stale-view.png"), run(t, bctx, chromedp.FullScreenshot(100)))
 }
 
 func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
