@@ -8,14 +8,12 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -79,55 +77,8 @@ Windows that materialize and backfill start (schedules keep the defaults) take t
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("project", "", "project name; default SKEWFREE_PROJECT, else "+app.DefaultProject)
-	root.AddCommand(catalogCmd(reg), generateCmd(reg), trainingSetCmd(reg), materializeCmd(reg), applyCmd(reg), backfillCmd(reg), skewCheckCmd(reg), historyCmd(reg))
+	root.AddCommand(catalogCmd(reg), describeCmd(reg), generateCmd(reg), trainingSetCmd(reg), materializeCmd(reg), applyCmd(reg), backfillCmd(reg), skewCheckCmd(reg), historyCmd(reg))
 	return root
-}
-
-func catalogCmd(reg *features.Registry) *cobra.Command {
-	var asJSON bool
-	c := &cobra.Command{
-		Use:   "catalog",
-		Short: "List entities, views, features and feature services",
-		Long:  "catalog prints every definition of the registry. With --json it prints the catalog export that other tools read.",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cat := reg.Catalog()
-			out := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(cat)
-			}
-			return printCatalog(out, cat)
-		},
-	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print the catalog as JSON")
-	return c
-}
-
-func printCatalog(w io.Writer, cat features.Catalog) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENTITY\tJOIN KEY\tTYPE\tDESCRIPTION")
-	for _, e := range cat.Entities {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.JoinKey, e.Type, e.Description)
-	}
-	fmt.Fprintln(tw)
-	for _, v := range cat.Views {
-		fmt.Fprintf(tw, "VIEW %s\t(%s, %s, ttl %s, owner %s)\t\t%s\n", v.Name, v.Entity, v.Cadence,
-			time.Duration(v.TTLSeconds)*time.Second, v.Owner, v.Description)
-		for _, f := range v.Features {
-			used := strings.Join(f.UsedBy, ",")
-			if used == "" {
-				used = "-"
-			}
-			fmt.Fprintf(tw, "  %s\t%s\tused by %s\t%s\n", f.Name, f.Type, used, f.Description)
-		}
-	}
-	fmt.Fprintln(tw)
-	for _, s := range cat.Services {
-		fmt.Fprintf(tw, "SERVICE %s\t%d features\t\t%s\n", s.Name, len(s.Features), s.Description)
-	}
-	return tw.Flush()
 }
 
 func generateCmd(reg *features.Registry) *cobra.Command {

@@ -14,6 +14,7 @@ type bannerInfo struct {
 	Project                            string
 	Serving                            string // host:port
 	GRPC                               string // host:port of the gRPC API; "" when off
+	Catalog                            string // host:port of the catalog page
 	RedisURL                           string // may hold a password: shown only redacted
 	Offline                            string
 	Users                              []string // two sample entity keys
@@ -49,7 +50,8 @@ Skewfree is up.
   Temporal UI      %s/namespaces/%s/schedules
   Temporal         %s (namespace %s, task queue %s)
   Reader service   http://%s  (/healthz /readyz /metrics /catalog)
-%s  Redis            %s
+%s  Catalog          http://%s/  (views, features, freshness, checks; or: go run ./starter describe feature spend_30d)
+  Redis            %s
   Offline store    %s
 
 Try:
@@ -62,7 +64,7 @@ Try:
       (a training set for the sample labels in %s; %s is the same table as Parquet)
 
 Ctrl-C stops everything.
-`, b.UI, b.Namespace, b.Temporal, b.Namespace, b.TaskQueue, b.Serving, grpcLine, redisstore.Redact(b.RedisURL), b.Offline,
+`, b.UI, b.Namespace, b.Temporal, b.Namespace, b.TaskQueue, b.Serving, grpcLine, b.Catalog, redisstore.Redact(b.RedisURL), b.Offline,
 		b.Serving, b.Users[0], b.Users[1], grpcTry, b.Temporal, redisEnv, projectEnv,
 		b.From.Format(time.RFC3339), b.To.Format(time.RFC3339),
 		b.TrainingSet, b.LabelsCSV, b.LabelsParquet)

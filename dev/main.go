@@ -31,6 +31,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/skewfree/skewfree/app"
+	"github.com/skewfree/skewfree/catalog/web"
 	"github.com/skewfree/skewfree/config"
 	"github.com/skewfree/skewfree/dev/sample"
 	"github.com/skewfree/skewfree/devserver"
@@ -68,6 +69,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	uiPort := flag.Int("ui-port", 8233, "Temporal Web UI port")
 	servingAddr := flag.String("serving-addr", "127.0.0.1:6566", "reader service address")
 	grpcAddr := flag.String("grpc-addr", config.DefaultServingGRPCAddr, `reader service gRPC address; "" or none: no gRPC`)
+	catalogAddr := flag.String("catalog-addr", web.DefaultAddr, "catalog web page address")
 	users := flag.Int("users", 1000, "sample users")
 	days := flag.Int("days", 7, "days to backfill")
 	flag.Parse()
@@ -206,6 +208,23 @@ func run(ctx context.Context, log *slog.Logger) error {
 		}()
 	}
 
+	// The catalog page, as `starter catalog serve` runs it.
+	catHandler, err := web.New(reg, web.Options{Runs: stores.Offline, Logger: log})
+	if err != nil {
+		return err
+	}
+	cl, err := net.Listen("tcp", *catalogAddr)
+	if err != nil {
+		return fmt.Errorf("catalog page: %w (try -catalog-addr)", err)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := httpapi.Serve(ctx, cl, catHandler, 5*time.Second); err != nil {
+			log.Error("catalog page", "error", err)
+		}
+	}()
+
 	log.Info("backfilling the last days of every view", "days", *days)
 	if err := backfillAll(ctx, c, reg, workflows.Project(cfg.Project), *days, log); err != nil {
 		return err
@@ -213,7 +232,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 
 	fmt.Print(banner(bannerInfo{
 		UI: ts.UIURL(), Namespace: ts.Namespace(), Temporal: ts.FrontendAddr(), TaskQueue: workflows.Project(cfg.Project).TaskQueue(), Project: cfg.Project,
-		Serving: l.Addr().String(), GRPC: grpcServing, RedisURL: redisURL, Offline: cfg.Offline, Users: []string{demo.UserID(1), demo.UserID(2)},
+		Serving: l.Addr().String(), GRPC: grpcServing, Catalog: cl.Addr().String(), RedisURL: redisURL, Offline: cfg.Offline, Users: []string{demo.UserID(1), demo.UserID(2)},
 		From: today.Add(-48 * time.Hour), To: today,
 		TrainingSet: sample.TrainingSetCommand(*state), LabelsCSV: filepath.Join(*state, sample.EntitiesCSV), LabelsParquet: sample.EntitiesParquet,
 	}))
