@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
@@ -35,6 +37,7 @@ import (
 	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/features/demo"
 	"github.com/skewfree/skewfree/serving"
+	"github.com/skewfree/skewfree/serving/catalogsync"
 	"github.com/skewfree/skewfree/serving/httpapi"
 	"github.com/skewfree/skewfree/workflows"
 )
@@ -152,14 +155,32 @@ func run(ctx context.Context, log *slog.Logger) error {
 	for _, ch := range changes {
 		log.Info("schedule " + ch.String())
 	}
+	// starter apply publishes the catalog too.
+	version, _, err := app.PublishCatalog(ctx, reg, cfg)
+	if err != nil {
+		return err
+	}
+	log.Info("catalog published", "version", version)
 
-	// The reader service, as serving/server runs it.
-	reader, err := serving.New(reg, stores.Online, serving.Options{CacheEntries: 100_000, Logger: log})
+	// The reader service, as serving/server runs it: on the published
+	// catalog, following the versions a `starter apply` publishes.
+	served, err := catalogsync.Load(ctx, stores.Online)
+	if err != nil {
+		return err
+	}
+	reader, err := serving.New(served, stores.Online, serving.Options{CacheEntries: 100_000, Logger: log})
 	if err != nil {
 		return err
 	}
 	defer reader.Close()
-	h, err := httpapi.New(reg, reader, stores.Online, httpapi.Options{Logger: log})
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	follow, err := catalogsync.New(stores.Online, reader, catalogsync.Options{Registerer: metrics, Logger: log})
+	if err != nil {
+		return err
+	}
+	go func() { _ = follow.Run(ctx) }() // never fails: a failed check is logged and counted
+	h, err := httpapi.New(served, reader, stores.Online, httpapi.Options{Logger: log, Registerer: metrics, Gatherer: metrics})
 	if err != nil {
 		return err
 	}
