@@ -47,7 +47,8 @@ type hooks struct {
 	afterSignal func(keys []string, reset bool)
 }
 
-// entry is one decoded (view, entity) value; immutable once built.
+// entry is one decoded (view, entity) value; immutable once cached (the
+// request that decoded it stamps its epoch just before).
 type entry struct {
 	found bool
 	epoch uint64 // of the registry it was decoded for, once cached
