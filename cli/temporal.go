@@ -65,7 +65,11 @@ schedule holding exactly a view's id and starting that view's MaterializeWorkflo
 the project's task queue (one made before the mark existed) is adopted: recreated with
 the mark, paused state kept. Projects other than the default prefix their ids and task
 queue with "<project>."; the default project keeps the plain ones. Backfill a past range from the Temporal
-UI (the schedule's Backfill action) or with starter backfill: both run the same windows.`,
+UI (the schedule's Backfill action) or with starter backfill: both run the same windows.
+
+Then apply publishes the registry's catalog in the online store (SKEWFREE_REDIS_URL, under
+the project's key prefix), where reader services pick it up without a restart; publishing
+an unchanged registry writes nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, cfg, err := dial(cmd)
@@ -80,7 +84,10 @@ UI (the schedule's Backfill action) or with starter backfill: both run the same 
 			for _, ch := range changes {
 				fmt.Fprintln(cmd.OutOrStdout(), ch)
 			}
-			return err
+			if err != nil {
+				return err
+			}
+			return publishCatalog(cmd, reg, cfg)
 		},
 	}
 }

@@ -38,6 +38,7 @@ import (
 	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/features/demo"
 	"github.com/skewfree/skewfree/serving"
+	"github.com/skewfree/skewfree/serving/catalogsync"
 	"github.com/skewfree/skewfree/serving/grpcapi"
 	"github.com/skewfree/skewfree/serving/httpapi"
 	"github.com/skewfree/skewfree/workflows"
@@ -163,16 +164,32 @@ func run(ctx context.Context, log *slog.Logger) error {
 	for _, ch := range changes {
 		log.Info("schedule " + ch.String())
 	}
+	// starter apply publishes the catalog too.
+	version, _, err := app.PublishCatalog(ctx, reg, cfg)
+	if err != nil {
+		return err
+	}
+	log.Info("catalog published", "version", version)
 
-	// The reader service, as serving/server runs it.
-	reader, err := serving.New(reg, stores.Online, serving.Options{CacheEntries: 100_000, Logger: log})
+	// The reader service, as serving/server runs it: on the published
+	// catalog, following the versions a `starter apply` publishes.
+	served, err := catalogsync.Load(ctx, stores.Online)
+	if err != nil {
+		return err
+	}
+	reader, err := serving.New(served, stores.Online, serving.Options{CacheEntries: 100_000, Logger: log})
 	if err != nil {
 		return err
 	}
 	defer reader.Close()
-	prom := prometheus.NewRegistry() // one for HTTP and gRPC, so /metrics shows both
-	prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	h, err := httpapi.New(reg, reader, stores.Online, httpapi.Options{Logger: log, Registerer: prom, Gatherer: prom})
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	follow, err := catalogsync.New(stores.Online, reader, catalogsync.Options{Registerer: metrics, Logger: log})
+	if err != nil {
+		return err
+	}
+	go func() { _ = follow.Run(ctx) }() // never fails: a failed check is logged and counted
+	h, err := httpapi.New(served, reader, stores.Online, httpapi.Options{Logger: log, Registerer: metrics, Gatherer: metrics})
 	if err != nil {
 		return err
 	}
@@ -190,7 +207,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}()
 	grpcServing := ""
 	if !config.GRPCDisabled(*grpcAddr) {
-		g, err := grpcapi.New(reader, stores.Online, grpcapi.Options{Logger: log, Registerer: prom})
+		g, err := grpcapi.New(reader, stores.Online, grpcapi.Options{Logger: log, Registerer: metrics})
 		if err != nil {
 			return err
 		}

@@ -22,6 +22,12 @@ type Registry struct {
 	services map[string]*Service
 	order    struct{ entities, sources, views, services []string }
 	prints   map[string]string
+	// published is the catalog a registry was built from
+	// (RegistryFromCatalog), with its version and document; nil for a
+	// registry of code.
+	published *Catalog
+	version   string
+	doc       []byte
 }
 
 // NewRegistry returns an empty registry.
@@ -418,6 +424,10 @@ type CatalogService struct {
 // Catalog exports every definition, with lineage: each feature lists the
 // services that use it.
 func (r *Registry) Catalog() Catalog {
+	if r.published != nil {
+		c, _ := cloneCatalog(*r.published) // it was marshalled once already
+		return c
+	}
 	usedBy := map[string][]string{}
 	c := Catalog{Entities: []CatalogEntity{}, Views: []CatalogView{}, Services: []CatalogService{}}
 	for _, s := range r.Services() {

@@ -13,7 +13,8 @@ import (
 // they need, and where each requested feature sits in its view's value.
 // Plans are immutable and cached per distinct feature list.
 type plan struct {
-	raw      []string // the feature list as requested
+	st       *regState // the registry the plan was made for
+	raw      []string  // the feature list as requested
 	refs     []features.FeatureRef
 	views    []viewPlan
 	joinKeys []joinKey
@@ -63,7 +64,7 @@ type sliceID struct {
 	n    int
 }
 
-func (r *Reader) planFor(refs []string) (*plan, error) {
+func (r *regState) planFor(refs []string) (*plan, error) {
 	sid := sliceID{unsafe.SliceData(refs), len(refs)}
 	r.plans.mu.RLock()
 	if p, ok := r.plans.bySlce[sid]; ok && slices.Equal(p.raw, refs) {
@@ -106,7 +107,7 @@ func (r *Reader) planFor(refs []string) (*plan, error) {
 	return found, nil
 }
 
-func (r *Reader) newPlan(refs []string) (*plan, error) {
+func (r *regState) newPlan(refs []string) (*plan, error) {
 	if len(refs) == 0 {
 		return nil, badRequest("no features requested")
 	}
@@ -114,7 +115,7 @@ func (r *Reader) newPlan(refs []string) (*plan, error) {
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}
-	p := &plan{raw: slices.Clone(refs), refs: parsed, cols: make([]colPlan, len(parsed))}
+	p := &plan{st: r, raw: slices.Clone(refs), refs: parsed, cols: make([]colPlan, len(parsed))}
 	viewIdx := map[string]int{}
 	for i, ref := range parsed {
 		vi, ok := viewIdx[ref.View]

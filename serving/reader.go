@@ -3,7 +3,6 @@ package serving
 import (
 	"context"
 	"fmt"
-	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,12 +16,12 @@ import (
 // Reader reads online features. It is safe for concurrent use. Close it to
 // stop its cache subscription.
 type Reader struct {
-	reg   *features.Registry
-	store Store
-	opts  Options
-	plans planCache
-	// schemas remap values written by other definitions of a view.
-	schemas    schemaCache
+	// st is the registry served, with the caches made for it; SetRegistry
+	// replaces it (see swap.go).
+	st         atomic.Pointer[regState]
+	swapMu     sync.Mutex
+	store      Store
+	opts       Options
 	schemaWarn warnLimiter
 
 	cache *otter.Cache[string, *entry]
@@ -48,9 +47,11 @@ type hooks struct {
 	afterSignal func(keys []string, reset bool)
 }
 
-// entry is one decoded (view, entity) value; immutable once built.
+// entry is one decoded (view, entity) value; immutable once cached (the
+// request that decoded it stamps its epoch just before).
 type entry struct {
 	found bool
+	epoch uint64 // of the registry it was decoded for, once cached
 	h     onlinecodec.Header
 	vals  []features.Value // in the registry view's order
 	// missing, for a value of another definition, marks the features it
@@ -71,7 +72,8 @@ func newReader(reg *features.Registry, store Store, opts Options, h hooks) (*Rea
 		return nil, err
 	}
 	opts.init()
-	r := &Reader{reg: reg, store: store, opts: opts, hooks: h, schemas: newSchemaCache(), plans: planCache{seed: maphash.MakeSeed(), plans: map[uint64][]*plan{}, bySlce: map[sliceID]*plan{}}}
+	r := &Reader{store: store, opts: opts, hooks: h}
+	r.st.Store(newRegState(reg, 1))
 	if opts.CacheEntries > 0 {
 		c, err := otter.New(&otter.Options[string, *entry]{
 			MaximumSize:      opts.CacheEntries,
@@ -126,10 +128,11 @@ func (r *Reader) invalidate(keys []string, reset bool) {
 // generation again after the write closes the race: either invalidate's
 // drop comes after our write and removes it, or we see the new generation
 // and remove it ourselves.
-func (r *Reader) cacheSet(key string, e *entry, gen uint64) {
+func (r *Reader) cacheSet(st *regState, key string, e *entry, gen uint64) {
 	if r.gen.Load() != gen || !r.live.Load() {
 		return
 	}
+	e = st.stamp(e)
 	if r.hooks.beforeCacheSet != nil {
 		r.hooks.beforeCacheSet(key)
 	}
@@ -145,15 +148,11 @@ func (r *Reader) Stats() Stats {
 		FingerprintMismatches: r.mismatches.Load(), DefinitionNotFound: r.defNotFound.Load(), Unreadable: r.unreadable.Load()}
 }
 
-// Registry returns the registry whose features the reader serves (the one
-// it was built with).
-func (r *Reader) Registry() *features.Registry { return r.reg }
-
 // Get reads features ("view:feature" references) for every entity row.
 // Errors are *RequestError for bad requests and wrap ErrUnavailable when the
 // store cannot answer.
 func (r *Reader) Get(ctx context.Context, featureRefs []string, entities Entities) (*Result, error) {
-	p, err := r.planFor(featureRefs)
+	p, err := r.st.Load().planFor(featureRefs)
 	if err != nil {
 		return nil, err
 	}
@@ -162,11 +161,16 @@ func (r *Reader) Get(ctx context.Context, featureRefs []string, entities Entitie
 
 // GetService reads the features of a feature service for every entity row.
 func (r *Reader) GetService(ctx context.Context, service string, entities Entities) (*Result, error) {
-	s, ok := r.reg.Service(service)
+	st := r.st.Load()
+	s, ok := st.reg.Service(service)
 	if !ok {
 		return nil, badRequest("unknown feature service %q", service)
 	}
-	return r.Get(ctx, s.Features, entities)
+	p, err := st.planFor(s.Features)
+	if err != nil {
+		return nil, err
+	}
+	return r.get(ctx, p, entities)
 }
 
 var bufPool = sync.Pool{New: func() any { return new(buffers) }}
@@ -181,6 +185,7 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 	if err != nil {
 		return nil, err
 	}
+	st := p.st
 	buf := bufPool.Get().(*buffers)
 	defer bufPool.Put(buf)
 
@@ -199,7 +204,7 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 	miss := buf.miss[:0]
 	if r.cache != nil && r.live.Load() {
 		for i, k := range keys {
-			if e, ok := r.cache.GetIfPresent(k); ok {
+			if e, ok := r.cache.GetIfPresent(k); ok && e.epoch == st.epoch {
 				entries[i] = e
 			} else {
 				miss = append(miss, i)
@@ -248,7 +253,7 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 			if backing != nil {
 				dst = backing[len(backing):len(backing):cap(backing)]
 			}
-			e := r.decode(raw[j], &p.views[i%nv], dst)
+			e := r.decode(st, raw[j], &p.views[i%nv], dst)
 			if e == nil {
 				later = append(later, j)
 				continue
@@ -258,7 +263,7 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 			}
 			entries[i] = e
 			if r.cache != nil {
-				r.cacheSet(keys[i], e, gen)
+				r.cacheSet(st, keys[i], e, gen)
 			}
 		}
 		// Values of a definition not met before: one more round trip per
@@ -274,8 +279,8 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 			id := schemaID{v.name, h.Fingerprint}
 			m, ok := loaded[id]
 			if !ok {
-				if m, ok = r.schemas.cached(id); !ok {
-					if m, err = r.loadSchema(ctx, id); err != nil {
+				if m, ok = st.schemas.cached(id); !ok {
+					if m, err = r.loadSchema(ctx, st, id); err != nil {
 						if ctx.Err() != nil {
 							return nil, fmt.Errorf("serving: %w", ctx.Err())
 						}
@@ -288,10 +293,10 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 				}
 				loaded[id] = m
 			}
-			e := r.decodeWith(raw[j], v, nil, m)
+			e := r.decodeWith(st, raw[j], v, nil, m)
 			entries[i] = e
 			if r.cache != nil {
-				r.cacheSet(keys[i], e, gen)
+				r.cacheSet(st, keys[i], e, gen)
 			}
 		}
 	}
@@ -350,13 +355,13 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 // dst, when not nil, is where the values go (unless the value was written by
 // another definition). It returns nil for a value of another definition
 // whose schema is not cached yet: load it and decode again.
-func (r *Reader) decode(raw string, v *viewPlan, dst []features.Value) *entry {
-	return r.decodeWith(raw, v, dst, nil)
+func (r *Reader) decode(st *regState, raw string, v *viewPlan, dst []features.Value) *entry {
+	return r.decodeWith(st, raw, v, dst, nil)
 }
 
 // decodeWith is decode with m, when not nil, the remap of the value's
 // definition if it is another one.
-func (r *Reader) decodeWith(raw string, v *viewPlan, dst []features.Value, m *remap) *entry {
+func (r *Reader) decodeWith(st *regState, raw string, v *viewPlan, dst []features.Value, m *remap) *entry {
 	if raw == "" {
 		return notFound
 	}
@@ -389,7 +394,7 @@ func (r *Reader) decodeWith(raw string, v *viewPlan, dst []features.Value, m *re
 		m = &remap{} // nothing matches
 	} else if m == nil {
 		var ok bool
-		if m, ok = r.schemas.cached(schemaID{v.name, h.Fingerprint}); !ok {
+		if m, ok = st.schemas.cached(schemaID{v.name, h.Fingerprint}); !ok {
 			return nil
 		}
 	}

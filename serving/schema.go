@@ -98,7 +98,7 @@ func (l *warnLimiter) allow() (ok bool, suppressed int) {
 // its remap onto the registry's view and caches it. It returns the remap
 // even when the cache keeps none: use it. Only a failing store is an error;
 // a missing or corrupt schema is a remap that serves nothing.
-func (r *Reader) loadSchema(ctx context.Context, id schemaID) (*remap, error) {
+func (r *Reader) loadSchema(ctx context.Context, st *regState, id schemaID) (*remap, error) {
 	m := &remap{at: time.Now()}
 	if ss, ok := r.store.(SchemaStore); ok {
 		feats, found, err := ss.Schema(ctx, id.view, id.fingerprint)
@@ -109,12 +109,12 @@ func (r *Reader) loadSchema(ctx context.Context, id schemaID) (*remap, error) {
 				r.opts.Logger.Warn("serving: unreadable schema of another definition: its online values are NOT_FOUND until rewritten",
 					"view", id.view, "fingerprint", id.fingerprint, "err", err, "warnings_held_back", held)
 			}
-			r.schemas.put(id, m)
+			st.schemas.put(id, m)
 			return m, nil
 		case err != nil:
 			return nil, fmt.Errorf("schema of %s definition %s: %w", id.view, id.fingerprint, err)
 		case found:
-			v, _ := r.reg.View(id.view)
+			v, _ := st.reg.View(id.view)
 			m.known = true
 			m.stored = make([]features.Type, len(feats))
 			for i, f := range feats {
@@ -138,7 +138,7 @@ func (r *Reader) loadSchema(ctx context.Context, id schemaID) (*remap, error) {
 				"view", id.view, "fingerprint", id.fingerprint, "warnings_held_back", held)
 		}
 	}
-	r.schemas.put(id, m)
+	st.schemas.put(id, m)
 	return m, nil
 }
 

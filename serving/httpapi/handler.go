@@ -102,29 +102,27 @@ func (o *Options) init() {
 }
 
 type handler struct {
-	reg      *features.Registry
+	registry *registries // reg, or the reader's current registry (catalog.go)
 	reader   Reader
 	ping     Pinger
 	opts     Options
-	joinKeys map[string]features.Type
 	token    [sha256.Size]byte
 	latency  *prometheus.HistogramVec
 	bufs     sync.Pool
 }
 
-// New returns the service's handler.
+// New returns the service's handler. Join keys, services and /catalog come
+// from the reader's registry at each request when the reader can tell it
+// (serving.Reader's Registry, which SetRegistry replaces while the service
+// runs), else from reg.
 func New(reg *features.Registry, reader Reader, ping Pinger, opts Options) (http.Handler, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	opts.init()
-	h := &handler{reg: reg, reader: reader, ping: ping, opts: opts, joinKeys: map[string]features.Type{},
+	h := &handler{registry: newRegistries(reg, reader), reader: reader, ping: ping, opts: opts,
 		token: sha256.Sum256([]byte(opts.Token))}
 	h.bufs.New = func() any { return new([]byte) }
-	for _, v := range reg.Views() {
-		e := reg.EntityOf(v)
-		h.joinKeys[e.JoinKey] = e.KeyType
-	}
 	h.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "skewfree_serving_request_duration_seconds",
 		Help:    "Time to answer an HTTP request, by path and status code.",
@@ -141,6 +139,7 @@ func New(reg *features.Registry, reader Reader, ping Pinger, opts Options) (http
 		stat("skewfree_serving_fingerprint_mismatches_total", "Values computed by another definition of their view.", func(s serving.Stats) uint64 { return s.FingerprintMismatches }),
 		stat("skewfree_serving_definition_not_found_total", "Feature values answered NOT_FOUND because the stored value's definition has no feature of that name and type.", func(s serving.Stats) uint64 { return s.DefinitionNotFound }),
 		stat("skewfree_serving_unreadable_values_total", "Stored values that could not be decoded or no longer fit their view.", func(s serving.Stats) uint64 { return s.Unreadable }),
+		catalogInfo{h.registry},
 	} {
 		if err := opts.Registerer.Register(c); err != nil {
 			return nil, fmt.Errorf("httpapi: register metrics: %w", err)
@@ -171,7 +170,7 @@ func (h *handler) getOnlineFeatures(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "cannot read request body: "+err.Error())
 		return
 	}
-	req, err := DecodeRequest(body, h.joinKeys, h.opts.MaxEntities)
+	req, err := DecodeRequest(body, h.registry.current().joinKeys, h.opts.MaxEntities)
 	if err != nil {
 		code := http.StatusBadRequest
 		if errors.Is(err, errTooLarge) {
@@ -197,7 +196,7 @@ func (h *handler) getOnlineFeatures(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) catalog(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, h.reg.Catalog())
+	writeCatalog(w, h.registry.current())
 }
 
 func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {

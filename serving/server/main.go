@@ -10,9 +10,14 @@
 //	SKEWFREE_SERVING_GRPC_ADDR  127.0.0.1:6567; "none" (or -grpc-addr "") turns gRPC off
 //	SKEWFREE_SERVING_TOKEN  bearer token required from clients, HTTP and gRPC (none by default)
 //	SKEWFREE_REDIS_PREFIX   the project's key prefix (sf for the default project)
+//	SKEWFREE_SERVING_REGISTRY  published (default): the catalog `starter apply`
+//	                        published under the prefix, followed while serving;
+//	                        demo: the demo repository compiled in
+//	SKEWFREE_CATALOG_POLL   5s: how often to look for a newly published catalog
 //
-// It serves the demo repository's definitions; a team serving its own
-// builds the same thirty lines around its own registry.
+// With the published catalog (the default) it needs no rebuild for a new
+// feature: `starter apply` publishes the registry's catalog, and the service
+// loads it at start and swaps in each new version while it runs.
 package main
 
 import (
@@ -23,6 +28,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -30,10 +36,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/skewfree/skewfree/config"
+	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/features/demo"
 	"github.com/skewfree/skewfree/serving"
+	"github.com/skewfree/skewfree/serving/catalogsync"
 	"github.com/skewfree/skewfree/serving/grpcapi"
 	"github.com/skewfree/skewfree/serving/httpapi"
 	redisstore "github.com/skewfree/skewfree/store/redis"
@@ -50,6 +59,7 @@ func main() {
 // own tuning flags.
 type settings struct {
 	cfg         config.Config
+	catalog     config.ServingCatalog
 	cache       int
 	cacheTTL    time.Duration
 	maxEntities int
@@ -60,6 +70,8 @@ type settings struct {
 // parseSettings reads the environment through package config, then flags.
 func parseSettings(args []string, getenv func(string) string, stderr io.Writer) (settings, error) {
 	s := settings{cfg: config.FromEnv(getenv).WithDefaults()}
+	cat, envErr := config.ServingCatalogFromEnv(getenv)
+	s.catalog = cat
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Var(secretURL{&s.cfg.RedisURL}, "redis", "Redis URL ($"+config.EnvRedisURL+")")
@@ -72,7 +84,17 @@ func parseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 	fs.IntVar(&s.maxEntities, "max-entities", 1000, "most entity rows per request")
 	fs.Int64Var(&s.maxBody, "max-body-bytes", 1<<20, "largest request body (HTTP) or message (gRPC)")
 	fs.DurationVar(&s.grace, "shutdown-grace", 10*time.Second, "time given to requests in flight on SIGTERM")
+	fs.StringVar(&s.catalog.Registry, "registry", s.catalog.Registry, "registry to serve: published (the catalog starter apply published, followed while serving) or demo ($"+config.EnvServingRegistry+")")
+	fs.DurationVar(&s.catalog.Poll, "catalog-poll", s.catalog.Poll, "how often to look for a newly published catalog ($"+config.EnvCatalogPoll+")")
 	if err := fs.Parse(args); err != nil {
+		return s, err
+	}
+	pollFlag := false
+	fs.Visit(func(f *flag.Flag) { pollFlag = pollFlag || f.Name == "catalog-poll" })
+	if envErr != nil && !pollFlag { // a bad variable matters unless a flag overrides it
+		return s, envErr
+	}
+	if err := s.catalog.Validate(); err != nil {
 		return s, err
 	}
 	if err := s.cfg.Validate(); err != nil {
@@ -103,39 +125,30 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	reg := demo.Registry()
 	client, err := redisstore.NewClient(s.cfg.RedisURL)
 	if err != nil {
 		return err
 	}
 	defer client.Close()
-	store, err := redisstore.New(client, reg, redisstore.Options{Prefix: s.cfg.OnlinePrefix(), Logger: log})
+	svc, err := newService(ctx, s, client, log)
 	if err != nil {
 		return err
 	}
-	reader, err := serving.New(reg, store, serving.Options{CacheEntries: s.cache, CacheTTL: s.cacheTTL, Logger: log})
-	if err != nil {
-		return err
-	}
-	defer reader.Close()
-	// One metrics registry, so /metrics shows the gRPC calls too.
-	prom := prometheus.NewRegistry()
-	prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	h, err := httpapi.New(reg, reader, store, httpapi.Options{MaxEntities: s.maxEntities, MaxBodyBytes: s.maxBody,
-		Token: s.cfg.ServingToken, Logger: log, Registerer: prom, Gatherer: prom})
-	if err != nil {
-		return err
-	}
+	defer svc.reader.Close()
 	l, err := net.Listen("tcp", s.cfg.ServingAddr)
 	if err != nil {
 		return err
 	}
-	serve := []func(context.Context) error{func(ctx context.Context) error { return httpapi.Serve(ctx, l, h, s.grace) }}
+	if svc.sync != nil {
+		go func() { _ = svc.sync.Run(ctx) }() // never fails; a failed check is logged and counted
+	}
+	serve := []func(context.Context) error{func(ctx context.Context) error { return httpapi.Serve(ctx, l, svc.handler, s.grace) }}
 	grpcAddr := "none"
 	if !config.GRPCDisabled(s.cfg.ServingGRPCAddr) {
-		g, err := grpcapi.New(reader, store, grpcapi.Options{MaxEntities: s.maxEntities, MaxMessageBytes: int(s.maxBody),
-			Token: s.cfg.ServingToken, Logger: log, Registerer: prom})
+		g, err := grpcapi.New(svc.reader, svc.store, grpcapi.Options{MaxEntities: s.maxEntities, MaxMessageBytes: int(s.maxBody),
+			Token: s.cfg.ServingToken, Logger: log, Registerer: svc.metrics})
 		if err != nil {
+			l.Close()
 			return err
 		}
 		gl, err := net.Listen("tcp", s.cfg.ServingGRPCAddr)
@@ -146,8 +159,63 @@ func run() error {
 		grpcAddr = gl.Addr().String()
 		serve = append(serve, func(ctx context.Context) error { return g.Serve(ctx, gl, s.grace) })
 	}
-	log.Info("serving", "addr", l.Addr().String(), "grpc", grpcAddr, "project", s.cfg.Project, "prefix", store.Prefix(), "redis", redisstore.Redact(s.cfg.RedisURL))
+	log.Info("serving", "addr", l.Addr().String(), "grpc", grpcAddr, "project", s.cfg.Project, "prefix", svc.store.Prefix(), "redis", redisstore.Redact(s.cfg.RedisURL),
+		"registry", s.catalog.Registry, "catalog_version", svc.reader.Registry().CatalogVersion())
 	return serveAll(ctx, serve...)
+}
+
+// service is the reader service: its handler over a reader, and with the
+// published catalog the syncer to run beside it (nil for the demo).
+type service struct {
+	handler http.Handler
+	reader  *serving.Reader
+	store   *redisstore.Store
+	sync    *catalogsync.Syncer
+	metrics *prometheus.Registry // HTTP's and gRPC's, so /metrics shows both
+}
+
+// newService builds the reader service over client: it loads the
+// registry to serve (the published catalog, or the demo) and wires the
+// reader, the handler and their metrics. Close the reader when done.
+func newService(ctx context.Context, s settings, client goredis.UniversalClient, log *slog.Logger) (*service, error) {
+	// The store reads values, schemas and catalogs; it writes nothing, so
+	// it needs no registry.
+	store, err := redisstore.New(client, features.NewRegistry(), redisstore.Options{Prefix: s.cfg.OnlinePrefix(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	var reg *features.Registry
+	switch s.catalog.Registry {
+	case config.RegistryDemo:
+		reg = demo.Registry()
+	default:
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		reg, err = catalogsync.Load(lctx, store)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("load the published catalog under prefix %q (run starter apply for project %q first): %w", store.Prefix(), s.cfg.Project, err)
+		}
+	}
+	reader, err := serving.New(reg, store, serving.Options{CacheEntries: s.cache, CacheTTL: s.cacheTTL, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	svc := &service{reader: reader, store: store, metrics: metrics}
+	if s.catalog.Registry == config.RegistryPublished {
+		if svc.sync, err = catalogsync.New(store, reader, catalogsync.Options{Interval: s.catalog.Poll, Registerer: metrics, Logger: log}); err != nil {
+			reader.Close()
+			return nil, err
+		}
+	}
+	svc.handler, err = httpapi.New(reg, reader, store, httpapi.Options{MaxEntities: s.maxEntities, MaxBodyBytes: s.maxBody,
+		Token: s.cfg.ServingToken, Registerer: metrics, Gatherer: metrics, Logger: log})
+	if err != nil {
+		reader.Close()
+		return nil, err
+	}
+	return svc, nil
 }
 
 // serveAll runs the servers (HTTP, gRPC) until ctx is done or one of them

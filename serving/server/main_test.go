@@ -4,6 +4,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/skewfree/skewfree/config"
 )
@@ -77,5 +78,42 @@ func TestUsageHidesRedisPassword(t *testing.T) {
 	s, err = parseSettings([]string{"-redis", "redis://:pw@other:1"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil || s.cfg.RedisURL != "redis://:pw@other:1" {
 		t.Fatalf("RedisURL %q, err %v: the flag must override", s.cfg.RedisURL, err)
+	}
+}
+
+// Which registry the service serves, and how often it looks for a new
+// published catalog: the published one every 5s by default, from the
+// environment, flags overriding it; bad values are refused by name.
+func TestCatalogSettings(t *testing.T) {
+	cases := []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		wantReg  string
+		wantPoll time.Duration
+		wantErr  string
+	}{
+		{name: "defaults", wantReg: "published", wantPoll: 5 * time.Second},
+		{name: "environment", env: map[string]string{"SKEWFREE_SERVING_REGISTRY": "demo", "SKEWFREE_CATALOG_POLL": "1s"}, wantReg: "demo", wantPoll: time.Second},
+		{name: "flags override", env: map[string]string{"SKEWFREE_SERVING_REGISTRY": "demo", "SKEWFREE_CATALOG_POLL": "1s"},
+			args: []string{"-registry", "published", "-catalog-poll", "250ms"}, wantReg: "published", wantPoll: 250 * time.Millisecond},
+		{name: "bad poll variable", env: map[string]string{"SKEWFREE_CATALOG_POLL": "often"}, wantErr: `SKEWFREE_CATALOG_POLL="often": want a positive duration`},
+		{name: "bad poll variable overridden", env: map[string]string{"SKEWFREE_CATALOG_POLL": "often"}, args: []string{"-catalog-poll", "2s"}, wantReg: "published", wantPoll: 2 * time.Second},
+		{name: "zero poll flag", args: []string{"-catalog-poll", "0s"}, wantErr: "catalog poll interval 0s"},
+		{name: "unknown registry", env: map[string]string{"SKEWFREE_SERVING_REGISTRY": "mine"}, wantErr: `serving registry "mine" unknown (want published or demo)`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := parseSettings(c.args, func(k string) string { return c.env[k] }, io.Discard)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err %v, want %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil || s.catalog.Registry != c.wantReg || s.catalog.Poll != c.wantPoll {
+				t.Fatalf("registry %q poll %s err %v; want %q %s", s.catalog.Registry, s.catalog.Poll, err, c.wantReg, c.wantPoll)
+			}
+		})
 	}
 }
