@@ -10,6 +10,8 @@
 //	SKEWFREE_SERVING_GRPC_ADDR  127.0.0.1:6567; "none" (or -grpc-addr "") turns gRPC off
 //	SKEWFREE_SERVING_TOKEN  bearer token required from clients, HTTP and gRPC (none by default)
 //	SKEWFREE_REDIS_PREFIX   the project's key prefix (sf for the default project)
+//	SKEWFREE_SERVED_LOG_RATE  fraction of entity keys whose served rows are logged (0: off)
+//	SKEWFREE_OFFLINE        offline root the served log goes under (<root>/_served)
 //
 // It serves the demo repository's definitions; a team serving its own
 // builds the same thirty lines around its own registry.
@@ -32,10 +34,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/skewfree/skewfree/config"
+	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/features/demo"
 	"github.com/skewfree/skewfree/serving"
 	"github.com/skewfree/skewfree/serving/grpcapi"
 	"github.com/skewfree/skewfree/serving/httpapi"
+	"github.com/skewfree/skewfree/serving/servedlog"
+	"github.com/skewfree/skewfree/store/parquet"
 	redisstore "github.com/skewfree/skewfree/store/redis"
 )
 
@@ -55,11 +60,16 @@ type settings struct {
 	maxEntities int
 	maxBody     int64
 	grace       time.Duration
+	servedRate  float64
 }
 
 // parseSettings reads the environment through package config, then flags.
 func parseSettings(args []string, getenv func(string) string, stderr io.Writer) (settings, error) {
 	s := settings{cfg: config.FromEnv(getenv).WithDefaults()}
+	rate, err := config.ServedLogRateFromEnv(getenv)
+	if err != nil {
+		return s, err
+	}
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Var(secretURL{&s.cfg.RedisURL}, "redis", "Redis URL ($"+config.EnvRedisURL+")")
@@ -72,9 +82,16 @@ func parseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 	fs.IntVar(&s.maxEntities, "max-entities", 1000, "most entity rows per request")
 	fs.Int64Var(&s.maxBody, "max-body-bytes", 1<<20, "largest request body (HTTP) or message (gRPC)")
 	fs.DurationVar(&s.grace, "shutdown-grace", 10*time.Second, "time given to requests in flight on SIGTERM")
+	fs.Func("served-log-rate", fmt.Sprintf("fraction of entity keys whose served rows are logged, 0..1 ($%s; default %v)", config.EnvServedLogRate, rate), func(v string) error {
+		r, err := config.ParseRate(v)
+		rate = r
+		return err
+	})
+	fs.StringVar(&s.cfg.Offline, "offline", s.cfg.Offline, "offline root (file://path) the served log is written under ($"+config.EnvOffline+")")
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}
+	s.servedRate = rate
 	if err := s.cfg.Validate(); err != nil {
 		return s, err
 	}
@@ -113,14 +130,30 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	reader, err := serving.New(reg, store, serving.Options{CacheEntries: s.cache, CacheTTL: s.cacheTTL, Logger: log})
+	// One metrics registry, so /metrics shows the gRPC calls and the served log too.
+	prom := prometheus.NewRegistry()
+	prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	served, err := servedLog(s, reg, log)
+	if err != nil {
+		return err
+	}
+	prom.MustRegister(served.Collectors()...)
+	// Closed after the reader and after the servers returned: nothing
+	// logged is lost.
+	defer func() {
+		if err := served.Close(); err != nil {
+			log.Error("served log", "err", err)
+		}
+	}()
+	var sl serving.ServedLog // nil when off: the reader then pays nothing
+	if s.servedRate > 0 {
+		sl = served
+	}
+	reader, err := serving.New(reg, store, serving.Options{CacheEntries: s.cache, CacheTTL: s.cacheTTL, Logger: log, ServedLog: sl})
 	if err != nil {
 		return err
 	}
 	defer reader.Close()
-	// One metrics registry, so /metrics shows the gRPC calls too.
-	prom := prometheus.NewRegistry()
-	prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	h, err := httpapi.New(reg, reader, store, httpapi.Options{MaxEntities: s.maxEntities, MaxBodyBytes: s.maxBody,
 		Token: s.cfg.ServingToken, Logger: log, Registerer: prom, Gatherer: prom})
 	if err != nil {
@@ -146,7 +179,8 @@ func run() error {
 		grpcAddr = gl.Addr().String()
 		serve = append(serve, func(ctx context.Context) error { return g.Serve(ctx, gl, s.grace) })
 	}
-	log.Info("serving", "addr", l.Addr().String(), "grpc", grpcAddr, "project", s.cfg.Project, "prefix", store.Prefix(), "redis", redisstore.Redact(s.cfg.RedisURL))
+	log.Info("serving", "addr", l.Addr().String(), "grpc", grpcAddr, "project", s.cfg.Project, "prefix", store.Prefix(), "redis", redisstore.Redact(s.cfg.RedisURL),
+		"served_log_rate", s.servedRate)
 	return serveAll(ctx, serve...)
 }
 
@@ -175,4 +209,18 @@ func serveAll(ctx context.Context, servers ...func(context.Context) error) error
 		all = append(all, <-errs)
 	}
 	return errors.Join(all...)
+}
+
+// servedLog opens the served log of the settings: off (rate 0) unless
+// SKEWFREE_SERVED_LOG_RATE or -served-log-rate says otherwise.
+func servedLog(s settings, reg *features.Registry, log *slog.Logger) (*servedlog.Logger, error) {
+	var w servedlog.Writer = servedlog.Dir("")
+	if s.servedRate > 0 {
+		root, err := parquet.LocalPath(s.cfg.Offline)
+		if err != nil {
+			return nil, fmt.Errorf("served log: %w", err)
+		}
+		w = servedlog.OfflineDir(root)
+	}
+	return servedlog.New(reg, w, servedlog.Options{Rate: s.servedRate, Logger: log})
 }
