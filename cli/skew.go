@@ -114,8 +114,8 @@ OUTSIDE_MAX_AGE), with examples. Exits 1 if any is not zero.`,
 // any disagreement.
 func printServed(cmd *cobra.Command, rep *skew.ServedReport) error {
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "served log %s to %s: %d files, %d rows checked against training sets built --as-known-at\n",
-		rep.From.Format(time.RFC3339), rep.To.Format(time.RFC3339), rep.Files, rep.Rows)
+	fmt.Fprintf(out, "served log %s to %s: %d files read, %d rows checked against training sets built --as-known-at\n",
+		rep.From.Format(time.RFC3339Nano), rep.To.Format(time.RFC3339Nano), rep.Files, rep.Rows)
 	if len(rep.Unknown) > 0 {
 		fmt.Fprintf(out, "not checked (no longer in the registry, or of another type): %v\n", rep.Unknown)
 	}
