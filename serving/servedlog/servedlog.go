@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -221,7 +222,7 @@ func (l *Logger) Served(at time.Time, entities serving.Entities, res *serving.Re
 		l.dropped.Add(uint64(n))
 		return
 	}
-	rec := &record{at: features.Micros(at), refs: res.Features, joinKeys: res.JoinKeys, rows: n,
+	rec := &record{at: features.Micros(at), refs: res.Features, joinKeys: slices.Clone(res.JoinKeys), rows: n,
 		keys: make([]features.Value, 0, n*len(res.JoinKeys)), vals: make([]serving.FeatureValue, 0, n*len(res.Features))}
 	keyCols := make([][]features.Value, len(res.JoinKeys))
 	for j, k := range res.JoinKeys {
