@@ -356,3 +356,39 @@ func TestOptionsValidate(t *testing.T) {
 		}
 	}
 }
+
+// Close while requests are being logged: every row accepted before Close
+// is written, every other one counted as dropped, nothing panics.
+func TestCloseDuringTraffic(t *testing.T) {
+	dir := t.TempDir()
+	l, err := servedlog.New(reg, servedlog.Dir(dir), servedlog.Options{Rate: 1, FlushRows: 50, BufferRows: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 20, 13, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	const goroutines, requests = 4, 500
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ents, res := result(at, fmt.Sprintf("g%d", g))
+			for range requests {
+				l.Served(at, ents, res)
+			}
+		}()
+	}
+	time.Sleep(time.Millisecond)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	st := l.Stats()
+	n := 0
+	for _, lg := range readAll(t, dir) {
+		n += lg.Len()
+	}
+	if st.Logged+st.Dropped != goroutines*requests || st.Written != st.Logged || uint64(n) != st.Logged || st.Pending != 0 {
+		t.Fatalf("stats %+v, %d rows in files", st, n)
+	}
+}
