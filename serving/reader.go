@@ -156,7 +156,11 @@ func (r *Reader) Get(ctx context.Context, featureRefs []string, entities Entitie
 	if err != nil {
 		return nil, err
 	}
-	return r.get(ctx, p, entities)
+	res, err := r.get(ctx, p, entities)
+	if err == nil && r.opts.ServedLog != nil {
+		r.opts.ServedLog.Served(r.opts.Now(), entities, res)
+	}
+	return res, err
 }
 
 // GetService reads the features of a feature service for every entity row.

@@ -120,6 +120,10 @@ type Options struct {
 	StrictFingerprint bool
 	// Logger receives warnings (corrupt values). Default slog.Default().
 	Logger *slog.Logger
+	// ServedLog, when set, is told what every successful Get served (see
+	// ServedLog; serving/servedlog implements it). Default nil: nothing is
+	// logged, at no cost.
+	ServedLog ServedLog
 }
 
 // Validate reports options that cannot work.

@@ -45,7 +45,7 @@ var (
 
 // Options of a build. Zero values mean the documented defaults.
 type Options struct {
-	Entities string                // entity table, a Parquet or CSV (".csv", see ReadCSV) file; required
+	Entities string                // entity table: a Parquet or CSV (".csv", see ReadCSV) file, or a folder of Parquet files; required
 	Features []features.FeatureRef // resolved references; required
 	Out      string                // output Parquet file; required
 	// Visibility is when a history row becomes visible at T: by default
@@ -239,9 +239,13 @@ func Build(ctx context.Context, reg *features.Registry, hist History, opt Option
 	return st, nil
 }
 
-// openEntities opens the entity table: CSV (by extension, see ReadCSV) with
-// the requested views' join keys typed as their entities' keys, else Parquet.
+// openEntities opens the entity table: a folder of Parquet files (see
+// openFolder), CSV (by extension, see ReadCSV) with the requested views'
+// join keys typed as their entities' keys, else Parquet.
 func openEntities(reg *features.Registry, opt Options) (*parquet.File, error) {
+	if IsFolder(opt.Entities) {
+		return openFolder(opt.Entities)
+	}
 	if !IsCSV(opt.Entities) {
 		return parquet.OpenFile(opt.Entities)
 	}

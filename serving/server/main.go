@@ -14,6 +14,8 @@
 //	                        published under the prefix, followed while serving;
 //	                        demo: the demo repository compiled in
 //	SKEWFREE_CATALOG_POLL   5s: how often to look for a newly published catalog
+//	SKEWFREE_SERVED_LOG_RATE  fraction of entity keys whose served rows are logged (0: off)
+//	SKEWFREE_OFFLINE        offline root the served log goes under (<root>/_served)
 //
 // With the published catalog (the default) it needs no rebuild for a new
 // feature: `starter apply` publishes the registry's catalog, and the service
@@ -45,6 +47,8 @@ import (
 	"github.com/skewfree/skewfree/serving/catalogsync"
 	"github.com/skewfree/skewfree/serving/grpcapi"
 	"github.com/skewfree/skewfree/serving/httpapi"
+	"github.com/skewfree/skewfree/serving/servedlog"
+	"github.com/skewfree/skewfree/store/parquet"
 	redisstore "github.com/skewfree/skewfree/store/redis"
 )
 
@@ -65,11 +69,16 @@ type settings struct {
 	maxEntities int
 	maxBody     int64
 	grace       time.Duration
+	servedRate  float64
 }
 
 // parseSettings reads the environment through package config, then flags.
 func parseSettings(args []string, getenv func(string) string, stderr io.Writer) (settings, error) {
 	s := settings{cfg: config.FromEnv(getenv).WithDefaults()}
+	rate, err := config.ServedLogRateFromEnv(getenv)
+	if err != nil {
+		return s, err
+	}
 	cat, envErr := config.ServingCatalogFromEnv(getenv)
 	s.catalog = cat
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
@@ -86,6 +95,12 @@ func parseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 	fs.DurationVar(&s.grace, "shutdown-grace", 10*time.Second, "time given to requests in flight on SIGTERM")
 	fs.StringVar(&s.catalog.Registry, "registry", s.catalog.Registry, "registry to serve: published (the catalog starter apply published, followed while serving) or demo ($"+config.EnvServingRegistry+")")
 	fs.DurationVar(&s.catalog.Poll, "catalog-poll", s.catalog.Poll, "how often to look for a newly published catalog ($"+config.EnvCatalogPoll+")")
+	fs.Func("served-log-rate", fmt.Sprintf("fraction of entity keys whose served rows are logged, 0..1 ($%s; default %v)", config.EnvServedLogRate, rate), func(v string) error {
+		r, err := config.ParseRate(v)
+		rate = r
+		return err
+	})
+	fs.StringVar(&s.cfg.Offline, "offline", s.cfg.Offline, "offline root (file://path) the served log is written under ($"+config.EnvOffline+")")
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}
@@ -97,6 +112,7 @@ func parseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 	if err := s.catalog.Validate(); err != nil {
 		return s, err
 	}
+	s.servedRate = rate
 	if err := s.cfg.Validate(); err != nil {
 		return s, err
 	}
@@ -134,6 +150,13 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// Closed after the reader and after the servers returned: nothing
+	// logged is lost.
+	defer func() {
+		if err := svc.served.Close(); err != nil {
+			log.Error("served log", "err", err)
+		}
+	}()
 	defer svc.reader.Close()
 	l, err := net.Listen("tcp", s.cfg.ServingAddr)
 	if err != nil {
@@ -160,7 +183,7 @@ func run() error {
 		serve = append(serve, func(ctx context.Context) error { return g.Serve(ctx, gl, s.grace) })
 	}
 	log.Info("serving", "addr", l.Addr().String(), "grpc", grpcAddr, "project", s.cfg.Project, "prefix", svc.store.Prefix(), "redis", redisstore.Redact(s.cfg.RedisURL),
-		"registry", s.catalog.Registry, "catalog_version", svc.reader.Registry().CatalogVersion())
+		"registry", s.catalog.Registry, "catalog_version", svc.reader.Registry().CatalogVersion(), "served_log_rate", s.servedRate)
 	return serveAll(ctx, serve...)
 }
 
@@ -172,6 +195,7 @@ type service struct {
 	store   *redisstore.Store
 	sync    *catalogsync.Syncer
 	metrics *prometheus.Registry // HTTP's and gRPC's, so /metrics shows both
+	served  *servedlog.Logger    // closed after the reader: nothing logged is lost
 }
 
 // newService builds the reader service over client: it loads the
@@ -196,16 +220,28 @@ func newService(ctx context.Context, s settings, client goredis.UniversalClient,
 			return nil, fmt.Errorf("load the published catalog under prefix %q (run starter apply for project %q first): %w", store.Prefix(), s.cfg.Project, err)
 		}
 	}
-	reader, err := serving.New(reg, store, serving.Options{CacheEntries: s.cache, CacheTTL: s.cacheTTL, Logger: log})
+	served, err := servedLog(s, reg, log)
 	if err != nil {
 		return nil, err
 	}
+	var sl serving.ServedLog // nil when off: the reader then pays nothing
+	if s.servedRate > 0 {
+		sl = served
+	}
+	reader, err := serving.New(reg, store, serving.Options{CacheEntries: s.cache, CacheTTL: s.cacheTTL, Logger: log, ServedLog: sl})
+	if err != nil {
+		served.Close()
+		return nil, err
+	}
+	// One metrics registry, so /metrics shows the gRPC calls and the served log too.
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	svc := &service{reader: reader, store: store, metrics: metrics}
+	metrics.MustRegister(served.Collectors()...)
+	svc := &service{reader: reader, store: store, metrics: metrics, served: served}
 	if s.catalog.Registry == config.RegistryPublished {
 		if svc.sync, err = catalogsync.New(store, reader, catalogsync.Options{Interval: s.catalog.Poll, Registerer: metrics, Logger: log}); err != nil {
 			reader.Close()
+			served.Close()
 			return nil, err
 		}
 	}
@@ -213,6 +249,7 @@ func newService(ctx context.Context, s settings, client goredis.UniversalClient,
 		Token: s.cfg.ServingToken, Registerer: metrics, Gatherer: metrics, Logger: log})
 	if err != nil {
 		reader.Close()
+		served.Close()
 		return nil, err
 	}
 	return svc, nil
@@ -243,4 +280,18 @@ func serveAll(ctx context.Context, servers ...func(context.Context) error) error
 		all = append(all, <-errs)
 	}
 	return errors.Join(all...)
+}
+
+// servedLog opens the served log of the settings: off (rate 0) unless
+// SKEWFREE_SERVED_LOG_RATE or -served-log-rate says otherwise.
+func servedLog(s settings, reg *features.Registry, log *slog.Logger) (*servedlog.Logger, error) {
+	var w servedlog.Writer = servedlog.Dir("")
+	if s.servedRate > 0 {
+		root, err := parquet.LocalPath(s.cfg.Offline)
+		if err != nil {
+			return nil, fmt.Errorf("served log: %w", err)
+		}
+		w = servedlog.OfflineDir(root)
+	}
+	return servedlog.New(reg, w, servedlog.Options{Rate: s.servedRate, Logger: log})
 }

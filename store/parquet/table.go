@@ -15,6 +15,14 @@ import (
 // nullable with its type. It is how tables that do not come from Parquet (an
 // entity table read from CSV) reach the readers of this package unchanged.
 func WriteTable(w io.Writer, cols []*features.Column, timestamps ...string) error {
+	return WriteTableTimes(w, cols, timestamps, nil, nil)
+}
+
+// WriteTableTimes is WriteTable with, besides the required timestamp
+// columns, nullable ones: the columns named in optional must be Int64
+// columns of microseconds since the epoch and are written as nullable
+// TIMESTAMP(MICROS, UTC), nulls kept. meta becomes file key/value metadata.
+func WriteTableTimes(w io.Writer, cols []*features.Column, timestamps, optional []string, meta map[string]string) error {
 	out := make([]outColumn, len(cols))
 	n := 0
 	for i, c := range cols {
@@ -31,9 +39,14 @@ func WriteTable(w io.Writer, cols []*features.Column, timestamps ...string) erro
 				return fmt.Errorf("write table: timestamp column %s is null in row %d", c.Name, i)
 			}
 			out[i] = outColumn{name: c.Name, times: c.Ints}
+		} else if slices.Contains(optional, c.Name) {
+			if c.Type != features.Int64 {
+				return fmt.Errorf("write table: timestamp column %s holds %s, want int64 microseconds", c.Name, c.Type)
+			}
+			out[i] = outColumn{name: c.Name, col: c, optTime: true}
 		}
 	}
-	if err := writeColumns(w, out, n, nil); err != nil {
+	if err := writeColumns(w, out, n, meta); err != nil {
 		return fmt.Errorf("write table: %w", err)
 	}
 	return nil

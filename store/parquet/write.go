@@ -42,6 +42,8 @@ type outColumn struct {
 	name  string
 	times []int64
 	col   *features.Column
+	// optTime writes col (Int64 microseconds) as a nullable TIMESTAMP.
+	optTime bool
 }
 
 // writeColumns writes n rows of cols, in their order, as one Parquet file
@@ -50,7 +52,9 @@ func writeColumns(w io.Writer, cols []outColumn, n int, meta map[string]string) 
 	sb := newSchemaBuilder()
 	for _, c := range cols {
 		node := timestampNode()
-		if c.col != nil {
+		if c.optTime {
+			node = goparquet.Optional(timestampNode())
+		} else if c.col != nil {
 			var err error
 			if node, err = nodeFor(c.col.Type); err != nil {
 				return fmt.Errorf("column %s: %w", c.name, err)
