@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -37,6 +36,10 @@ type Offline interface {
 	MarkPublished(ctx context.Context, p parquet.Publication) error
 	// HasWindow reports whether a window is stored for good (published).
 	HasWindow(ctx context.Context, view string, end time.Time) (bool, error)
+	// OpenPartition opens a written partition by its path relative to the
+	// store's root, from the shared store (local disk or Cloud Storage), so
+	// the push may run on another host than the compute.
+	OpenPartition(ctx context.Context, rel string) (*parquet.File, error)
 	Root() string
 }
 
@@ -311,7 +314,8 @@ type PushInput struct {
 }
 
 // PushOnline reads back the partition just written (this run's own version
-// file, so a concurrent run of the window cannot change what it reads) and
+// file, so a concurrent run of the window cannot change what it reads) from
+// the shared offline store, wherever the compute ran, and
 // writes its rows to the online store, so online values are exactly the
 // offline rows.
 func (a *Activities) PushOnline(ctx context.Context, in PushInput) (OnlineStats, error) {
@@ -324,7 +328,7 @@ func (a *Activities) PushOnline(ctx context.Context, in PushInput) (OnlineStats,
 	}
 	defer keepAlive(ctx)()
 	ent := a.Registry.EntityOf(v)
-	f, err := parquet.OpenFile(filepath.Join(a.Offline.Root(), in.Partition.Path))
+	f, err := a.Offline.OpenPartition(ctx, in.Partition.Path)
 	if err != nil {
 		return OnlineStats{}, fmt.Errorf("open partition: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -51,6 +52,7 @@ type Stores struct {
 	Sources *parquet.Sources
 	Online  *redisstore.Store // nil when disabled
 	redis   goredis.UniversalClient
+	closers []io.Closer // Cloud Storage clients
 }
 
 // OpenStores opens the offline store, the sources and (unless RedisURL is
@@ -60,41 +62,49 @@ func OpenStores(ctx context.Context, reg *features.Registry, cfg Config) (*Store
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	off, err := parquet.Open(cfg.Offline)
+	off, offc, err := OpenOffline(ctx, cfg.Offline)
 	if err != nil {
 		return nil, err
 	}
-	src, err := parquet.OpenSources(cfg.Source)
+	src, srcc, err := OpenSources(ctx, cfg.Source)
 	if err != nil {
+		offc.Close()
 		return nil, err
 	}
-	s := &Stores{Offline: off, Sources: src}
+	s := &Stores{Offline: off, Sources: src, closers: []io.Closer{offc, srcc}}
 	if cfg.RedisURL == "none" {
 		return s, nil
 	}
 	rc, err := redisstore.NewClient(cfg.RedisURL)
 	if err != nil {
+		s.Close()
 		return nil, err
 	}
 	online, err := redisstore.New(rc, reg, redisstore.Options{Prefix: cfg.OnlinePrefix(), Logger: cfg.Logger})
 	if err != nil {
 		rc.Close()
+		s.Close()
 		return nil, err
 	}
 	if err := online.Ping(ctx); err != nil {
 		rc.Close()
+		s.Close()
 		return nil, fmt.Errorf("online store at %s: %w", redisstore.Redact(cfg.RedisURL), err)
 	}
 	s.Online, s.redis = online, rc
 	return s, nil
 }
 
-// Close releases the Redis connections.
+// Close releases the Redis connections and Cloud Storage clients.
 func (s *Stores) Close() error {
-	if s.redis != nil {
-		return s.redis.Close()
+	var errs []error
+	for _, c := range s.closers {
+		errs = append(errs, c.Close())
 	}
-	return nil
+	if s.redis != nil {
+		errs = append(errs, s.redis.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // onlineAdapter fits the Redis store to activities.Online.

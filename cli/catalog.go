@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,7 +38,12 @@ func (f *catalogFlags) add(c *cobra.Command) {
 // published") when the store's folder does not exist: reading the catalog
 // never creates it.
 func (f *catalogFlags) runs() (catalog.RunLister, error) {
-	root, err := parquet.LocalPath(pick(f.offline, config.EnvOffline, app.DefaultOffline))
+	url := pick(f.offline, config.EnvOffline, app.DefaultOffline)
+	if strings.HasPrefix(url, "gs://") {
+		s, _, err := app.OpenOffline(context.Background(), url)
+		return s, err
+	}
+	root, err := parquet.LocalPath(url)
 	if err != nil {
 		return nil, err
 	}

@@ -107,7 +107,7 @@ UTC day, under --out (default SKEWFREE_SOURCE). The same flags always give the s
 			if err != nil {
 				return err
 			}
-			src, err := parquet.OpenSources(pick(out, "SKEWFREE_SOURCE", app.DefaultSource))
+			src, _, err := app.OpenSources(cmd.Context(), pick(out, "SKEWFREE_SOURCE", app.DefaultSource))
 			if err != nil {
 				return err
 			}
@@ -275,7 +275,7 @@ a window already running is joined, not run twice. --wait waits for the result.
 			if err != nil {
 				return err
 			}
-			src, err := parquet.OpenSources(pick(source, "SKEWFREE_SOURCE", app.DefaultSource))
+			src, _, err := app.OpenSources(cmd.Context(), pick(source, "SKEWFREE_SOURCE", app.DefaultSource))
 			if err != nil {
 				return err
 			}
@@ -317,8 +317,10 @@ func parseRange(from, to string) (time.Time, time.Time, error) {
 
 // openOffline opens the offline store a command's --offline flag names,
 // else SKEWFREE_OFFLINE, else the local stack's.
+// A gs:// store's client lives as long as the command.
 func openOffline(flag string) (*parquet.Store, error) {
-	return parquet.Open(pick(flag, config.EnvOffline, app.DefaultOffline))
+	s, _, err := app.OpenOffline(context.Background(), pick(flag, config.EnvOffline, app.DefaultOffline))
+	return s, err
 }
 
 func pick(flag, env, def string) string {

@@ -38,9 +38,18 @@ type Publications interface {
 	KnownAt(ctx context.Context, files []string) ([]int64, error)
 }
 
+// FileOpener opens the files a History lists (local paths or gs:// URLs)
+// wherever they are kept: on Cloud Storage by range reads of the column
+// chunks a join needs. *parquet.Store is one; a History without it lists
+// local paths.
+type FileOpener interface {
+	OpenFile(ctx context.Context, loc string) (*parquet.File, error)
+}
+
 var (
 	_ History      = (*parquet.Store)(nil)
 	_ Publications = (*parquet.Store)(nil)
+	_ FileOpener   = (*parquet.Store)(nil)
 )
 
 // Options of a build. Zero values mean the documented defaults.
@@ -219,7 +228,7 @@ func Build(ctx context.Context, reg *features.Registry, hist History, opt Option
 			if j.Buckets() == 0 {
 				continue
 			}
-			rows, err := scanHistory(ctx, j, files, known, r.ent, r.feats, opt.Workers, dst)
+			rows, err := scanHistory(ctx, j, opener(hist), files, known, r.ent, r.feats, opt.Workers, dst)
 			if err != nil {
 				return st, fmt.Errorf("view %s: %w", r.view.Name, err)
 			}
@@ -363,10 +372,18 @@ func splitByHash(key *features.Column, n int) [][]int32 {
 	return out
 }
 
+// opener is how files of hist are opened.
+func opener(hist History) func(ctx context.Context, loc string) (*parquet.File, error) {
+	if o, ok := hist.(FileOpener); ok {
+		return o.OpenFile
+	}
+	return func(_ context.Context, path string) (*parquet.File, error) { return parquet.OpenFile(path) }
+}
+
 // scanHistory streams the files through one accumulator per worker and fills
 // dst with the join's answers. known[i] is when files[i] became known (nil:
 // every row at its created_timestamp).
-func scanHistory(ctx context.Context, j *features.AsOfJoin, files []string, known []int64, ent *features.Entity, feats []features.Feature, workers int, dst []*features.Column) (int64, error) {
+func scanHistory(ctx context.Context, j *features.AsOfJoin, open func(ctx context.Context, loc string) (*parquet.File, error), files []string, known []int64, ent *features.Entity, feats []features.Feature, workers int, dst []*features.Column) (int64, error) {
 	spec := parquet.HistorySpec(ent, feats)
 	spec.MissingAsNull = true
 	workers = max(1, min(workers, len(files)))
@@ -388,7 +405,7 @@ func scanHistory(ctx context.Context, j *features.AsOfJoin, files []string, know
 		go func(acc *features.Accumulator) {
 			defer wg.Done()
 			for jb := range next {
-				f, err := parquet.OpenFile(jb.path)
+				f, err := open(ctx, jb.path)
 				if err != nil {
 					errs <- err
 					cancel()

@@ -41,8 +41,8 @@ func (s *Store) ReadHistory(ctx context.Context, view string, spec FrameSpec, fr
 	if !from.IsZero() {
 		lo = features.Micros(from)
 	}
-	for i, path := range files {
-		f, err := OpenFile(path)
+	for i, loc := range files {
+		f, err := s.OpenFile(ctx, loc)
 		if err != nil {
 			return fmt.Errorf("offline store: history of %s: %w", view, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -16,15 +17,17 @@ import (
 	"github.com/skewfree/skewfree/features"
 )
 
-// Store is the offline store under one local root. Safe for concurrent use:
-// writers of different windows never touch the same file, and a window's file
-// appears by rename, whole.
+// Store is the offline store under one root: a local folder or a Cloud
+// Storage prefix, through an FS. Safe for concurrent use: writers of
+// different windows never touch the same file, and a window's file appears
+// whole (by rename on disk, by object finalization on Cloud Storage).
 type Store struct {
-	root string
+	fs FS
 }
 
 // Open opens the offline store at url: file:///abs/path, file://rel/path or a
-// plain path. The root is created when missing.
+// plain path. The root is created when missing. gs:// locations open through
+// package gcsfs and OpenFS (app.OpenOffline does both).
 func Open(url string) (*Store, error) {
 	root, err := LocalPath(url)
 	if err != nil {
@@ -33,8 +36,14 @@ func Open(url string) (*Store, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("offline store: %w", err)
 	}
-	return &Store{root: root}, nil
+	return &Store{fs: DirFS(root)}, nil
 }
+
+// OpenFS opens the offline store kept in fsys.
+func OpenFS(fsys FS) *Store { return &Store{fs: fsys} }
+
+// FS is where the store keeps its files.
+func (s *Store) FS() FS { return s.fs }
 
 // LocalPath turns a file:// URL or a plain path into a path.
 func LocalPath(url string) (string, error) {
@@ -47,14 +56,16 @@ func LocalPath(url string) (string, error) {
 			return "", fmt.Errorf("offline store: %q has no path", url)
 		}
 		return filepath.Clean(p), nil
+	case strings.HasPrefix(url, "gs://"):
+		return "", fmt.Errorf("offline store: %q is on Cloud Storage: open it with app.OpenOffline (package gcsfs), not as a local path", url)
 	case strings.Contains(url, "://"):
-		return "", fmt.Errorf("offline store: %q is not a local location (want file://path)", url)
+		return "", fmt.Errorf("offline store: %q is not a local location (want file://path or gs://bucket/prefix)", url)
 	}
 	return filepath.Clean(url), nil
 }
 
-// Root is the store's local folder.
-func (s *Store) Root() string { return s.root }
+// Root is the store's location: its local folder, or gs://bucket/prefix.
+func (s *Store) Root() string { return s.fs.Location("") }
 
 // Partition is a written window: its file (relative to the root) and rows.
 type Partition struct {
@@ -97,7 +108,7 @@ func (s *Store) WriteWindow(ctx context.Context, view string, end, created time.
 	}
 	rel := VersionFile(view, end, created, shard)
 	meta := map[string]string{FingerprintKey: fingerprint}
-	if err := writeAtomic(filepath.Join(s.root, rel), func(w *os.File) error {
+	if err := s.fs.WriteFile(ctx, rel, Replace, func(w io.Writer) error {
 		return WriteFrame(w, f, EventTimestamp, meta)
 	}); err != nil {
 		return Partition{}, fmt.Errorf("offline store: write %s: %w", rel, err)
@@ -118,8 +129,8 @@ func (s *Store) RemoveStaleShards(ctx context.Context, view string, end, created
 	if created.IsZero() {
 		return nil // no version named: nothing of ours to remove
 	}
-	dir := filepath.Join(s.root, dateDir(view, end))
-	ents, err := os.ReadDir(dir)
+	dir := dateDir(view, end)
+	ents, err := s.fs.List(ctx, dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("offline store: %w", err)
 	}
@@ -127,12 +138,12 @@ func (s *Store) RemoveStaleShards(ctx context.Context, view string, end, created
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n, ok := ParseFileName(e.Name())
-		if !ok || !n.WindowEnd.Equal(end) || !n.Versioned() || !n.Created.Equal(created.UTC().Truncate(time.Microsecond)) ||
+		n, ok := ParseFileName(e.Name)
+		if e.Dir || !ok || !n.WindowEnd.Equal(end) || !n.Versioned() || !n.Created.Equal(created.UTC().Truncate(time.Microsecond)) ||
 			n.Shard < 0 || n.Shard < shards {
 			continue
 		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+		if err := s.fs.Remove(ctx, join(dir, e.Name)); err != nil {
 			return fmt.Errorf("offline store: remove stale shard: %w", err)
 		}
 	}
@@ -145,8 +156,7 @@ func (s *Store) RemoveWindowFile(ctx context.Context, view string, end, created 
 	if created.IsZero() {
 		return nil
 	}
-	err := os.Remove(filepath.Join(s.root, VersionFile(view, end, created, -1)))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := s.fs.Remove(ctx, VersionFile(view, end, created, -1)); err != nil {
 		return fmt.Errorf("offline store: %w", err)
 	}
 	return nil
@@ -154,6 +164,12 @@ func (s *Store) RemoveWindowFile(ctx context.Context, view string, end, created 
 
 // writeAtomic writes a file by temp file, fsync and rename.
 func writeAtomic(path string, write func(*os.File) error) error {
+	return writeLocal(path, Replace, write)
+}
+
+// writeLocal writes a file by temp file, fsync and then rename (Replace) or
+// hard link (Create: an existing file is kept, fs.ErrExist).
+func writeLocal(path string, mode WriteMode, write func(*os.File) error) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -178,10 +194,22 @@ func writeAtomic(path string, write func(*os.File) error) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
+	if mode == Create {
+		err := os.Link(tmp.Name(), path)
+		os.Remove(tmp.Name())
+		ok = true
+		if err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("%s: %w", path, fs.ErrExist)
+			}
+			return err
+		}
+	} else {
+		if err := os.Rename(tmp.Name(), path); err != nil {
+			return err
+		}
+		ok = true
 	}
-	ok = true
 	removeStaleTemps(dir, filepath.Base(path))
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync() // persist the rename; not every filesystem supports it
@@ -228,53 +256,116 @@ func WriteFileAtomic(path string, write func(*os.File) error) error { return wri
 
 // ViewFiles lists the Parquet files of a view whose rows may have an
 // event_timestamp in [from, to] (either zero = unbounded), pruning by the
-// date= folders; files outside date= folders are always listed. Hidden files
-// (".", "_") are in-progress writes or tool metadata and are skipped.
+// date= folders: on Cloud Storage only the date= prefixes of the range are
+// listed. Files outside date= folders are always listed. Hidden files (".",
+// "_") are in-progress writes or tool metadata and are skipped. The result
+// holds locations (FS.Location): local paths, or gs:// URLs; OpenFile and
+// KnownAt take them back.
 func (s *Store) ViewFiles(ctx context.Context, view string, from, to time.Time) ([]string, error) {
-	return listParquet(ctx, filepath.Join(s.root, view), from, to)
+	names, err := listParquet(ctx, s.fs, view, from, to)
+	if err != nil {
+		return nil, err
+	}
+	for i, n := range names {
+		names[i] = s.fs.Location(n)
+	}
+	return names, nil
 }
 
-func listParquet(ctx context.Context, dir string, from, to time.Time) ([]string, error) {
+// listParquet lists the *.parquet names below dir (sorted), pruning date=
+// folders outside [from, to] and skipping hidden names. A missing dir holds
+// no file.
+func listParquet(ctx context.Context, fsys FS, dir string, from, to time.Time) ([]string, error) {
 	var files []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && path == dir {
-				return fs.SkipAll
-			}
-			return err
-		}
+	var walk func(d string, top bool) error
+	walk = func(d string, top bool) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		name := d.Name()
-		if path != dir && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
-			if d.IsDir() {
-				return fs.SkipDir
+		ents, err := fsys.List(ctx, d)
+		if err != nil {
+			if top && errors.Is(err, fs.ErrNotExist) {
+				return nil
 			}
-			return nil
+			return err
 		}
-		if d.IsDir() {
+		for _, e := range ents {
+			name := e.Name
+			if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
+				continue
+			}
+			if !e.Dir {
+				if strings.HasSuffix(name, ".parquet") {
+					files = append(files, join(d, name))
+				}
+				continue
+			}
 			if date, ok := strings.CutPrefix(name, "date="); ok {
 				day, err := time.Parse(time.DateOnly, date)
-				if err != nil {
-					return nil // not our partitioning; read it
-				}
-				if (!from.IsZero() && day.Before(from.UTC().Truncate(24*time.Hour))) || (!to.IsZero() && day.After(to.UTC())) {
-					return fs.SkipDir
+				if err == nil && ((!from.IsZero() && day.Before(from.UTC().Truncate(24*time.Hour))) || (!to.IsZero() && day.After(to.UTC()))) {
+					continue
 				}
 			}
-			return nil
-		}
-		if strings.HasSuffix(name, ".parquet") {
-			files = append(files, path)
+			if err := walk(join(d, name), false); err != nil {
+				return err
+			}
 		}
 		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	if err := walk(dir, true); err != nil {
+		return nil, fmt.Errorf("list %s: %w", fsys.Location(dir), err)
 	}
 	slices.Sort(files)
 	return files, nil
+}
+
+// name turns a location ViewFiles listed back into a name of the store.
+func (s *Store) name(loc string) (string, error) {
+	root := s.fs.Location("")
+	rel, ok := strings.CutPrefix(loc, strings.TrimSuffix(root, "/")+"/")
+	if !ok {
+		if local, isDir := s.fs.(DirFS); isDir && !strings.Contains(loc, "://") {
+			// A local path in another spelling (relative, uncleaned).
+			r, err := filepath.Rel(string(local), loc)
+			if err == nil && !strings.HasPrefix(r, "..") {
+				return filepath.ToSlash(r), nil
+			}
+		}
+		return "", fmt.Errorf("offline store: %s is not a file of the store at %s", loc, root)
+	}
+	return filepath.ToSlash(rel), nil
+}
+
+// OpenFile opens a file ViewFiles listed (a location), through the store's
+// FS: on Cloud Storage by range reads of one pinned generation.
+func (s *Store) OpenFile(ctx context.Context, loc string) (*File, error) {
+	name, err := s.name(loc)
+	if err != nil {
+		return nil, err
+	}
+	return openFS(ctx, s.fs, name)
+}
+
+// OpenPartition opens a partition by its path relative to the root (as
+// WriteWindow returns it), wherever the store is: a worker on another host
+// reads back what one wrote.
+func (s *Store) OpenPartition(ctx context.Context, rel string) (*File, error) {
+	return openFS(ctx, s.fs, filepath.ToSlash(rel))
+}
+
+// openFS opens a Parquet file of fsys.
+func openFS(ctx context.Context, fsys FS, name string) (*File, error) {
+	obj, err := fsys.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := NewFile(obj, obj.Size(), fsys.Location(name))
+	if err != nil {
+		obj.Close()
+		return nil, err
+	}
+	f.closer = obj
+	return f, nil
 }
 
 // HasWindow reports whether view's window ending at end is stored for good:
@@ -289,19 +380,19 @@ func (s *Store) HasWindow(ctx context.Context, view string, end time.Time) (bool
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	dir := filepath.Join(s.root, dateDir(view, end))
-	ents, err := os.ReadDir(dir)
+	dir := dateDir(view, end)
+	ents, err := s.fs.List(ctx, dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("offline store: list %s: %w", dir, err)
+		return false, fmt.Errorf("offline store: list %s: %w", s.fs.Location(dir), err)
 	}
 	stamp := "part-" + WindowStamp(end)
 	checked := map[time.Time]bool{}
 	for _, e := range ents {
-		name := e.Name()
-		if e.IsDir() || strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".parquet") {
+		name := e.Name
+		if e.Dir || strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".parquet") {
 			continue
 		}
 		rest := strings.TrimPrefix(name, stamp)

@@ -1,6 +1,7 @@
 package parquet
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ type File struct {
 	leaves map[string]goparquet.LeafColumn
 	order  []string // top-level leaf columns in file order
 	vals   []goparquet.Value
+	pre    Prefetcher // the reader, when it fetches ahead (a remote object)
 }
 
 // OpenFile opens a local Parquet file.
@@ -58,6 +60,7 @@ func NewFile(r io.ReaderAt, size int64, name string) (_ *File, err error) {
 		return nil, fmt.Errorf("%s: not a readable parquet file: %w", name, err)
 	}
 	f := &File{name: name, pf: pf, leaves: map[string]goparquet.LeafColumn{}}
+	f.pre, _ = r.(Prefetcher)
 	for _, fld := range pf.Schema().Fields() {
 		if !fld.Leaf() {
 			continue // nested columns are never ours; callers that need one get a clear error
@@ -407,7 +410,10 @@ func (f *File) ReadFrames(spec FrameSpec, fn func(*features.Frame) error) (err e
 			}
 		}
 	}
-	for _, rg := range f.RowGroups() {
+	for i, rg := range f.RowGroups() {
+		if err := f.prefetch(i, spec); err != nil {
+			return err
+		}
 		n := int(rg.NumRows())
 		fr := &features.Frame{}
 		times, valid, err := f.ReadTimes(rg, spec.Time, make([]int64, 0, n), make([]bool, 0, n))
@@ -458,6 +464,44 @@ func (f *File) ReadFrames(spec FrameSpec, fn func(*features.Frame) error) (err e
 	return nil
 }
 
+// prefetch hands a remote reader the byte ranges of the column chunks that
+// reading row group i with spec takes, so it fetches them in a few large
+// requests instead of page by page (and nothing of the other columns).
+func (f *File) prefetch(i int, spec FrameSpec) error {
+	if f.pre == nil {
+		return nil
+	}
+	md := f.pf.Metadata()
+	if i >= len(md.RowGroups) {
+		return nil
+	}
+	cols := md.RowGroups[i].Columns
+	names := []string{spec.Time, spec.Key}
+	if spec.Created {
+		names = append(names, CreatedTimestamp)
+	}
+	for _, c := range spec.Columns {
+		names = append(names, c.Name)
+	}
+	var rs []ByteRange
+	for _, name := range names {
+		lc, ok := f.leaves[name]
+		if !ok || lc.ColumnIndex >= len(cols) {
+			continue
+		}
+		m := cols[lc.ColumnIndex].MetaData
+		off := m.DataPageOffset
+		if m.DictionaryPageOffset > 0 && m.DictionaryPageOffset < off {
+			off = m.DictionaryPageOffset
+		}
+		rs = append(rs, ByteRange{Off: off, Len: m.TotalCompressedSize})
+	}
+	if err := f.pre.Prefetch(rs); err != nil {
+		return fmt.Errorf("%s: %w", f.name, err)
+	}
+	return nil
+}
+
 // ReadFile reads a whole file as one frame (a window's partition: small
 // enough by construction; history is streamed with ReadFrames instead).
 func ReadFile(path string, spec FrameSpec) (*features.Frame, error) {
@@ -465,9 +509,22 @@ func ReadFile(path string, spec FrameSpec) (*features.Frame, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readAll(f, spec)
+}
+
+// readFS is ReadFile of a file of fsys.
+func readFS(ctx context.Context, fsys FS, name string, spec FrameSpec) (*features.Frame, error) {
+	f, err := openFS(ctx, fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	return readAll(f, spec)
+}
+
+func readAll(f *File, spec FrameSpec) (*features.Frame, error) {
 	defer f.Close()
 	var out *features.Frame
-	err = f.ReadFrames(spec, func(fr *features.Frame) error {
+	err := f.ReadFrames(spec, func(fr *features.Frame) error {
 		if out == nil {
 			out = fr
 			return nil

@@ -5,9 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -29,7 +28,7 @@ func RunRecordFile(view string, end, created time.Time, shard int) string {
 	if shard >= 0 {
 		stem += fmt.Sprintf("-%04d", shard)
 	}
-	return filepath.Join(dateDir(view, end), RunsDir, stem+".json")
+	return join(dateDir(view, end), RunsDir, stem+".json")
 }
 
 // WriteRunRecord writes r atomically, replacing an earlier record of the same
@@ -49,11 +48,11 @@ func (s *Store) WriteRunRecord(ctx context.Context, r features.RunRecord) error 
 	if err != nil {
 		return fmt.Errorf("offline store: run record %s: %w", rel, err)
 	}
-	if err := writeAtomic(filepath.Join(s.root, rel), func(w *os.File) error {
+	if err := s.fs.WriteFile(ctx, rel, Replace, func(w io.Writer) error {
 		_, err := w.Write(append(b, '\n'))
 		return err
 	}); err != nil {
-		return fmt.Errorf("offline store: write %s: %w", rel, err)
+		return fmt.Errorf("offline store: write %s: %w", s.fs.Location(rel), err)
 	}
 	return nil
 }
@@ -65,7 +64,7 @@ func (s *Store) RunRecords(ctx context.Context, view string, from, to time.Time)
 	if err := checkSegment(view); err != nil {
 		return nil, fmt.Errorf("offline store: run records: %w", err)
 	}
-	dates, err := os.ReadDir(filepath.Join(s.root, view))
+	dates, err := s.fs.List(ctx, view)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -74,8 +73,8 @@ func (s *Store) RunRecords(ctx context.Context, view string, from, to time.Time)
 	}
 	var out []features.RunRecord
 	for _, d := range dates {
-		day, ok := strings.CutPrefix(d.Name(), "date=")
-		if !d.IsDir() || !ok {
+		day, ok := strings.CutPrefix(d.Name, "date=")
+		if !d.Dir || !ok {
 			continue
 		}
 		date, err := time.Parse(time.DateOnly, day)
@@ -86,8 +85,8 @@ func (s *Store) RunRecords(ctx context.Context, view string, from, to time.Time)
 		if (!from.IsZero() && date.Add(24*time.Hour).Before(from)) || (!to.IsZero() && !date.Before(to)) {
 			continue
 		}
-		dir := filepath.Join(s.root, view, d.Name(), RunsDir)
-		ents, err := os.ReadDir(dir)
+		dir := join(view, d.Name, RunsDir)
+		ents, err := s.fs.List(ctx, dir)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -98,16 +97,16 @@ func (s *Store) RunRecords(ctx context.Context, view string, from, to time.Time)
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") || strings.HasPrefix(e.Name(), ".") {
+			if e.Dir || !strings.HasSuffix(e.Name, ".json") || strings.HasPrefix(e.Name, ".") {
 				continue
 			}
-			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			b, err := s.fs.ReadFile(ctx, join(dir, e.Name))
 			if err != nil {
 				return nil, fmt.Errorf("offline store: run records of %s: %w", view, err)
 			}
 			var r features.RunRecord
 			if err := json.Unmarshal(b, &r); err != nil {
-				return nil, fmt.Errorf("offline store: run record %s: %w", filepath.Join(view, d.Name(), RunsDir, e.Name()), err)
+				return nil, fmt.Errorf("offline store: run record %s: %w", s.fs.Location(join(dir, e.Name)), err)
 			}
 			if (!from.IsZero() && r.WindowEnd.Before(from)) || (!to.IsZero() && !r.WindowEnd.Before(to)) {
 				continue

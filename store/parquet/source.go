@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io"
+	"io/fs"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -19,20 +20,25 @@ import (
 // fine: the window had no events.)
 var ErrNoSource = errors.New("source missing")
 
-// Sources reads and writes raw source data kept as Parquet under a local
-// root: <root>/<source path>/date=YYYY-MM-DD/*.parquet, by event time.
+// Sources reads and writes raw source data kept as Parquet under a root
+// (a local folder or a Cloud Storage prefix, through an FS):
+// <root>/<source path>/date=YYYY-MM-DD/*.parquet, by event time.
 type Sources struct {
-	root string
+	fs FS
 }
 
-// OpenSources opens the raw-data root at url (file:// or a path).
+// OpenSources opens the raw-data root at url (file:// or a path). gs://
+// roots open through package gcsfs and SourcesFS (app.OpenSources).
 func OpenSources(url string) (*Sources, error) {
 	root, err := LocalPath(url)
 	if err != nil {
 		return nil, fmt.Errorf("sources: %w", err)
 	}
-	return &Sources{root: root}, nil
+	return &Sources{fs: DirFS(root)}, nil
 }
+
+// SourcesFS opens the raw-data root kept in fsys.
+func SourcesFS(fsys FS) *Sources { return &Sources{fs: fsys} }
 
 // Write stores raw events (f.Time is the source's event time; f.Key unused)
 // split into one file per UTC day, each replacing that day's earlier file.
@@ -56,11 +62,11 @@ func (s *Sources) Write(ctx context.Context, src *features.Source, f *features.F
 			return out, err
 		}
 		part := f.Take(byDay[d])
-		rel := filepath.Join(src.Path, "date="+d, "part-0.parquet")
-		if err := writeAtomic(filepath.Join(s.root, rel), func(w *os.File) error {
+		rel := join(filepath.ToSlash(src.Path), "date="+d, "part-0.parquet")
+		if err := s.fs.WriteFile(ctx, rel, Replace, func(w io.Writer) error {
 			return WriteFrame(w, part, src.TimestampField, nil)
 		}); err != nil {
-			return out, fmt.Errorf("sources: write %s: %w", rel, err)
+			return out, fmt.Errorf("sources: write %s: %w", s.fs.Location(rel), err)
 		}
 		out = append(out, Partition{Path: rel, Rows: int64(part.Len())})
 	}
@@ -89,11 +95,14 @@ func (s *Sources) ReadShard(ctx context.Context, src *features.Source, from, to 
 }
 
 func (s *Sources) read(ctx context.Context, src *features.Source, from, to time.Time, key string, shard, shards int) (*features.Frame, error) {
-	dir := filepath.Join(s.root, src.Path)
-	if _, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("%w: source %s: %w", ErrNoSource, src.Name, err)
+	dir := filepath.ToSlash(src.Path)
+	if _, err := s.fs.List(ctx, dir); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: source %s: %s: %w", ErrNoSource, src.Name, s.fs.Location(dir), err)
+		}
+		return nil, fmt.Errorf("sources: %s: %w", src.Name, err)
 	}
-	files, err := listParquet(ctx, dir, from, to.Add(-time.Microsecond))
+	files, err := listParquet(ctx, s.fs, dir, from, to.Add(-time.Microsecond))
 	if err != nil {
 		return nil, fmt.Errorf("sources: %w", err)
 	}
@@ -103,8 +112,8 @@ func (s *Sources) read(ctx context.Context, src *features.Source, from, to time.
 			f.Close()
 		}
 	}()
-	for _, path := range files {
-		f, err := OpenFile(path)
+	for _, name := range files {
+		f, err := openFS(ctx, s.fs, name)
 		if err != nil {
 			return nil, fmt.Errorf("sources: %w", err)
 		}

@@ -6,9 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
-	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -44,7 +45,7 @@ func versionName(end, created time.Time) string {
 }
 
 func dateDir(view string, end time.Time) string {
-	return filepath.Join(view, "date="+end.UTC().Format(time.DateOnly))
+	return join(view, "date="+end.UTC().Format(time.DateOnly))
 }
 
 // VersionFile is the path, relative to the root, of the file a run created
@@ -60,7 +61,7 @@ func partFile(view string, end time.Time, stem string, shard int) string {
 	if shard >= 0 {
 		stem += fmt.Sprintf("-%04d", shard)
 	}
-	return filepath.Join(dateDir(view, end), stem+".parquet")
+	return join(dateDir(view, end), stem+".parquet")
 }
 
 // PublishedFile is the path, relative to the root, of a version's
@@ -72,7 +73,7 @@ func PublishedFile(view string, end, created time.Time) string {
 // markerIn is the path of a version's publication marker given its date
 // folder (as a path relative to the root or not).
 func markerIn(dir string, end, created time.Time) string {
-	return filepath.Join(dir, PublishedDir, versionName(end, created)+".json")
+	return join(dir, PublishedDir, versionName(end, created)+".json")
 }
 
 // FileName is what an offline file's name says about its rows.
@@ -147,17 +148,16 @@ func (s *Store) MarkPublished(ctx context.Context, p Publication) error {
 		return fmt.Errorf("offline store: publish: view, window end, created and published time are required (got %+v)", p)
 	}
 	for _, part := range p.Partitions {
-		n, ok := ParseFileName(filepath.Base(part.Path))
+		n, ok := ParseFileName(path.Base(filepath.ToSlash(part.Path)))
 		if !ok || !n.WindowEnd.Equal(p.WindowEnd) || !n.Created.Equal(p.Created.UTC().Truncate(time.Microsecond)) {
 			return fmt.Errorf("offline store: publish %s: partition %s is not a file of this version", versionName(p.WindowEnd, p.Created), part.Path)
 		}
-		if _, err := os.Stat(filepath.Join(s.root, part.Path)); err != nil {
-			return fmt.Errorf("offline store: publish %s: %w", versionName(p.WindowEnd, p.Created), err)
+		if _, err := s.fs.Stat(ctx, filepath.ToSlash(part.Path)); err != nil {
+			return fmt.Errorf("offline store: publish %s: partition %s: %w", versionName(p.WindowEnd, p.Created), s.fs.Location(filepath.ToSlash(part.Path)), err)
 		}
 	}
 	rel := PublishedFile(p.View, p.WindowEnd, p.Created)
-	path := filepath.Join(s.root, rel)
-	if _, err := os.Stat(path); err == nil {
+	if _, err := s.fs.Stat(ctx, rel); err == nil {
 		return nil
 	}
 	p.WindowEnd, p.Created, p.Published = p.WindowEnd.UTC(), p.Created.UTC(), p.Published.UTC()
@@ -165,11 +165,13 @@ func (s *Store) MarkPublished(ctx context.Context, p Publication) error {
 	if err != nil {
 		return fmt.Errorf("offline store: publish: %w", err)
 	}
-	if err := writeAtomic(path, func(w *os.File) error {
+	// Create: a concurrent or earlier attempt's marker wins, whole.
+	err = s.fs.WriteFile(ctx, rel, Create, func(w io.Writer) error {
 		_, err := w.Write(append(b, '\n'))
 		return err
-	}); err != nil {
-		return fmt.Errorf("offline store: write %s: %w", rel, err)
+	})
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("offline store: write %s: %w", s.fs.Location(rel), err)
 	}
 	return nil
 }
@@ -180,11 +182,11 @@ func (s *Store) Publication(ctx context.Context, view string, end, created time.
 	if err := ctx.Err(); err != nil {
 		return p, false, err
 	}
-	return readMarker(filepath.Join(s.root, PublishedFile(view, end, created)))
+	return s.readMarker(ctx, PublishedFile(view, end, created))
 }
 
-func readMarker(path string) (p Publication, ok bool, err error) {
-	b, err := os.ReadFile(path)
+func (s *Store) readMarker(ctx context.Context, name string) (p Publication, ok bool, err error) {
+	b, err := s.fs.ReadFile(ctx, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return p, false, nil
 	}
@@ -192,7 +194,7 @@ func readMarker(path string) (p Publication, ok bool, err error) {
 		return p, false, fmt.Errorf("offline store: %w", err)
 	}
 	if err := json.Unmarshal(b, &p); err != nil || p.Published.IsZero() {
-		return p, false, fmt.Errorf("offline store: publication marker %s is not valid (%v)", path, err)
+		return p, false, fmt.Errorf("offline store: publication marker %s is not valid (%v)", s.fs.Location(name), err)
 	}
 	return p, true, nil
 }
@@ -209,7 +211,7 @@ type WindowVersion struct {
 // first (unversioned files, if any, first of all).
 func (s *Store) WindowVersions(ctx context.Context, view string, end time.Time) ([]WindowVersion, error) {
 	dir := dateDir(view, end)
-	ents, err := os.ReadDir(filepath.Join(s.root, dir))
+	ents, err := s.fs.List(ctx, dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("offline store: %w", err)
 	}
@@ -219,8 +221,8 @@ func (s *Store) WindowVersions(ctx context.Context, view string, end time.Time) 
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		n, ok := ParseFileName(e.Name())
-		if !ok || e.IsDir() || !n.WindowEnd.Equal(end.UTC()) {
+		n, ok := ParseFileName(e.Name)
+		if !ok || e.Dir || !n.WindowEnd.Equal(end.UTC()) {
 			continue
 		}
 		v := byCreated[n.Created]
@@ -229,8 +231,8 @@ func (s *Store) WindowVersions(ctx context.Context, view string, end time.Time) 
 			byCreated[n.Created] = v
 			out = append(out, v)
 		}
-		rel := filepath.Join(dir, e.Name())
-		f, err := OpenFile(filepath.Join(s.root, rel))
+		rel := join(dir, e.Name)
+		f, err := openFS(ctx, s.fs, rel)
 		if err != nil {
 			return nil, fmt.Errorf("offline store: %w", err)
 		}
@@ -270,19 +272,23 @@ func (v WindowVersion) Versioned() bool { return !v.Created.IsZero() }
 func (s *Store) KnownAt(ctx context.Context, files []string) ([]int64, error) {
 	out := make([]int64, len(files))
 	cache := map[string]int64{}
-	for i, path := range files {
+	for i, loc := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		n, ok := ParseFileName(filepath.Base(path))
+		name, err := s.name(loc)
+		if err != nil {
+			return nil, err
+		}
+		n, ok := ParseFileName(path.Base(name))
 		if !ok || !n.Versioned() {
 			out[i] = features.KnownAtCreated
 			continue
 		}
-		marker := markerIn(filepath.Dir(path), n.WindowEnd, n.Created)
+		marker := markerIn(path.Dir(name), n.WindowEnd, n.Created)
 		at, seen := cache[marker]
 		if !seen {
-			p, ok, err := readMarker(marker)
+			p, ok, err := s.readMarker(ctx, marker)
 			switch {
 			case err != nil:
 				return nil, err
@@ -312,7 +318,7 @@ func (s *Store) ReadWindow(ctx context.Context, view string, end time.Time, spec
 	var all *features.Frame
 	for _, v := range vs {
 		for _, rel := range v.Files {
-			fr, err := ReadFile(filepath.Join(s.root, rel), spec)
+			fr, err := readFS(ctx, s.fs, rel, spec)
 			if err != nil {
 				return nil, err
 			}
