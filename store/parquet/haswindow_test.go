@@ -75,12 +75,10 @@ func TestHasWindow(t *testing.T) {
 
 // A window written by the store is found once published; its neighbours
 // are not.
-func TestHasWindowAfterWrite(t *testing.T) {
+func TestHasWindowAfterWrite(t *testing.T) { onEachFS(t, testHasWindowAfterWrite) }
+
+func testHasWindowAfterWrite(t *testing.T, st *parquet.Store) {
 	ctx := context.Background()
-	st, err := parquet.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
 	end := time.Date(2026, 11, 20, 3, 0, 0, 0, time.UTC)
 	// Its own frame: sampleFrame belongs to the format tests.
 	f := &features.Frame{Key: features.NewColumn("user_id", features.String, 2)}

@@ -3,6 +3,7 @@ package parquet_test
 import (
 	"context"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -178,9 +179,10 @@ func TestFailedWriteKeepsPreviousFile(t *testing.T) {
 	}
 }
 
-func TestShardsAndStaleShardRemoval(t *testing.T) {
+func TestShardsAndStaleShardRemoval(t *testing.T) { onEachFS(t, testShardsAndStaleShardRemoval) }
+
+func testShardsAndStaleShardRemoval(t *testing.T, s *parquet.Store) {
 	ctx := context.Background()
-	s, _ := parquet.Open(t.TempDir())
 	for sh := range 4 {
 		if _, err := s.WriteWindow(ctx, "v", end, created, sh, sampleFrame(2, end), ""); err != nil {
 			t.Fatal(err)
@@ -203,9 +205,10 @@ func TestShardsAndStaleShardRemoval(t *testing.T) {
 	}
 }
 
-func TestViewFilesPrunesByDate(t *testing.T) {
+func TestViewFilesPrunesByDate(t *testing.T) { onEachFS(t, testViewFilesPrunesByDate) }
+
+func testViewFilesPrunesByDate(t *testing.T, s *parquet.Store) {
 	ctx := context.Background()
-	s, _ := parquet.Open(t.TempDir())
 	for d := range 5 {
 		at := end.Add(time.Duration(d) * 24 * time.Hour)
 		if _, err := s.WriteWindow(ctx, "v", at, at.Add(time.Minute), -1, sampleFrame(1, at), ""); err != nil {
@@ -213,16 +216,16 @@ func TestViewFilesPrunesByDate(t *testing.T) {
 		}
 	}
 	// A file from another tool outside date= folders, and litter to skip.
-	os.WriteFile(filepath.Join(s.Root(), "v", "export.parquet"), nil, 0o644)
-	os.WriteFile(filepath.Join(s.Root(), "v", ".part-x.parquet.tmp-1"), nil, 0o644)
-	os.WriteFile(filepath.Join(s.Root(), "v", "_SUCCESS"), nil, 0o644)
+	put(t, s, "v/export.parquet", nil)
+	put(t, s, "v/.part-x.parquet.tmp-1", nil)
+	put(t, s, "v/_SUCCESS", nil)
 	files, err := s.ViewFiles(ctx, "v", end.Add(24*time.Hour+time.Hour), end.Add(3*24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var names []string
 	for _, f := range files {
-		names = append(names, filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f))
+		names = append(names, path.Base(path.Dir(f))+"/"+path.Base(f))
 	}
 	want := "date=2026-11-21/part-20261121T000000Z-v20261121T000100.000000Z.parquet,date=2026-11-22/part-20261122T000000Z-v20261122T000100.000000Z.parquet,date=2026-11-23/part-20261123T000000Z-v20261123T000100.000000Z.parquet,v/export.parquet"
 	if got := strings.Join(names, ","); got != want {

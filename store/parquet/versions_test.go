@@ -3,6 +3,7 @@ package parquet_test
 import (
 	"context"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -79,9 +80,10 @@ func writeVersion(t *testing.T, s *parquet.Store, created time.Time, shard, n in
 
 // A re-run (new created) adds a version; a retry of a run (same created)
 // replaces only its own file.
-func TestReRunAddsVersionRetryReplacesOwn(t *testing.T) {
+func TestReRunAddsVersionRetryReplacesOwn(t *testing.T) { onEachFS(t, testReRunAddsVersionRetryReplacesOwn) }
+
+func testReRunAddsVersionRetryReplacesOwn(t *testing.T, s *parquet.Store) {
 	ctx := context.Background()
-	s, _ := parquet.Open(t.TempDir())
 	c1, c2 := end.Add(2*time.Hour), end.Add(26*time.Hour+123456*time.Microsecond)
 	p1 := writeVersion(t, s, c1, -1, 3)
 	p2 := writeVersion(t, s, c2, -1, 5)
@@ -107,19 +109,18 @@ func TestReRunAddsVersionRetryReplacesOwn(t *testing.T) {
 
 // Stale-shard cleanup of one run never touches another run's files, sharded
 // or not, nor old unversioned files.
-func TestShardCleanupTouchesOnlyItsVersion(t *testing.T) {
+func TestShardCleanupTouchesOnlyItsVersion(t *testing.T) { onEachFS(t, testShardCleanupTouchesOnlyItsVersion) }
+
+func testShardCleanupTouchesOnlyItsVersion(t *testing.T, s *parquet.Store) {
 	ctx := context.Background()
-	s, _ := parquet.Open(t.TempDir())
 	c1, c2 := end.Add(2*time.Hour), end.Add(3*time.Hour)
 	for sh := range 4 {
 		writeVersion(t, s, c1, sh, 2)
 	}
 	writeVersion(t, s, c1, -1, 2) // c1's unsharded attempt: removes c1's shards only
 	// An old unversioned file of the window, as an earlier release wrote it.
-	legacy := filepath.Join(s.Root(), parquet.WindowFile("v", end, 3))
-	if err := os.WriteFile(legacy, mustRead(t, filepath.Join(s.Root(), parquet.VersionFile("v", end, c1, -1))), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	legacy := parquet.WindowFile("v", end, 3)
+	put(t, s, legacy, get(t, s, parquet.VersionFile("v", end, c1, -1)))
 	for sh := range 4 {
 		writeVersion(t, s, c2, sh, 2)
 	}
@@ -154,9 +155,10 @@ func mustRead(t *testing.T, path string) []byte {
 	return b
 }
 
-func TestPublicationMarkers(t *testing.T) {
+func TestPublicationMarkers(t *testing.T) { onEachFS(t, testPublicationMarkers) }
+
+func testPublicationMarkers(t *testing.T, s *parquet.Store) {
 	ctx := context.Background()
-	s, _ := parquet.Open(t.TempDir())
 	c1, c2 := end.Add(2*time.Hour), end.Add(3*time.Hour)
 	p1 := writeVersion(t, s, c1, -1, 3)
 	p2 := writeVersion(t, s, c2, -1, 3)
@@ -186,14 +188,9 @@ func TestPublicationMarkers(t *testing.T) {
 		t.Fatalf("versions %+v: want the first published at %s, the second not", vs, pub)
 	}
 	// Readers of *.parquet do not see markers.
-	legacy := filepath.Join(s.Root(), parquet.WindowFile("v", end, -1))
-	if err := os.WriteFile(legacy, mustRead(t, filepath.Join(s.Root(), p1.Path)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	foreign := filepath.Join(s.Root(), "v", "export.parquet")
-	if err := os.WriteFile(foreign, mustRead(t, filepath.Join(s.Root(), p1.Path)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	legacy := parquet.WindowFile("v", end, -1)
+	put(t, s, legacy, get(t, s, p1.Path))
+	put(t, s, "v/export.parquet", get(t, s, p1.Path))
 	files, _ := s.ViewFiles(ctx, "v", time.Time{}, time.Time{})
 	if len(files) != 4 {
 		t.Fatalf("files %v", files)
@@ -204,12 +201,12 @@ func TestPublicationMarkers(t *testing.T) {
 	}
 	byName := map[string]int64{}
 	for i, f := range files {
-		byName[filepath.Base(f)] = known[i]
+		byName[path.Base(f)] = known[i]
 	}
 	want := map[string]int64{
-		filepath.Base(p1.Path): features.Micros(pub),    // published
-		filepath.Base(p2.Path): features.NeverKnown,     // ours, never published
-		filepath.Base(legacy):  features.KnownAtCreated, // old name: its rows' created_timestamp
+		path.Base(p1.Path): features.Micros(pub),    // published
+		path.Base(p2.Path): features.NeverKnown,     // ours, never published
+		path.Base(legacy):  features.KnownAtCreated, // old name: its rows' created_timestamp
 		"export.parquet":       features.KnownAtCreated, // another tool's
 	}
 	for name, w := range want {
@@ -221,9 +218,10 @@ func TestPublicationMarkers(t *testing.T) {
 
 // ReadWindow keeps the newest version's row per key: a correction wins where
 // it has the key, the first run's row stays where it does not.
-func TestReadWindowNewestPerKey(t *testing.T) {
+func TestReadWindowNewestPerKey(t *testing.T) { onEachFS(t, testReadWindowNewestPerKey) }
+
+func testReadWindowNewestPerKey(t *testing.T, s *parquet.Store) {
 	ctx := context.Background()
-	s, _ := parquet.Open(t.TempDir())
 	c1, c2 := end.Add(2*time.Hour), end.Add(3*time.Hour)
 	writeVersion(t, s, c1, -1, 5)
 	f := sampleFrame(3, end)
