@@ -80,7 +80,9 @@ func writeVersion(t *testing.T, s *parquet.Store, created time.Time, shard, n in
 
 // A re-run (new created) adds a version; a retry of a run (same created)
 // replaces only its own file.
-func TestReRunAddsVersionRetryReplacesOwn(t *testing.T) { onEachFS(t, testReRunAddsVersionRetryReplacesOwn) }
+func TestReRunAddsVersionRetryReplacesOwn(t *testing.T) {
+	onEachFS(t, testReRunAddsVersionRetryReplacesOwn)
+}
 
 func testReRunAddsVersionRetryReplacesOwn(t *testing.T, s *parquet.Store) {
 	ctx := context.Background()
@@ -109,7 +111,9 @@ func testReRunAddsVersionRetryReplacesOwn(t *testing.T, s *parquet.Store) {
 
 // Stale-shard cleanup of one run never touches another run's files, sharded
 // or not, nor old unversioned files.
-func TestShardCleanupTouchesOnlyItsVersion(t *testing.T) { onEachFS(t, testShardCleanupTouchesOnlyItsVersion) }
+func TestShardCleanupTouchesOnlyItsVersion(t *testing.T) {
+	onEachFS(t, testShardCleanupTouchesOnlyItsVersion)
+}
 
 func testShardCleanupTouchesOnlyItsVersion(t *testing.T, s *parquet.Store) {
 	ctx := context.Background()
@@ -207,7 +211,7 @@ func testPublicationMarkers(t *testing.T, s *parquet.Store) {
 		path.Base(p1.Path): features.Micros(pub),    // published
 		path.Base(p2.Path): features.NeverKnown,     // ours, never published
 		path.Base(legacy):  features.KnownAtCreated, // old name: its rows' created_timestamp
-		"export.parquet":       features.KnownAtCreated, // another tool's
+		"export.parquet":   features.KnownAtCreated, // another tool's
 	}
 	for name, w := range want {
 		if byName[name] != w {
