@@ -33,7 +33,7 @@ func TestShardedWindowAcrossHostsOnGCS(t *testing.T) {
 	defer rc.Close()
 	reg := demo.Registry()
 	// Recent windows: Redis keeps a value only within the view's TTL of now.
-	start := time.Now().UTC().Truncate(24*time.Hour).Add(-3 * 24 * time.Hour)
+	start := time.Now().UTC().Truncate(24 * time.Hour).Add(-3 * 24 * time.Hour)
 
 	host := func() *activities.Activities {
 		c, err := srv.Client(ctx, nil)
