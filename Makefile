@@ -42,5 +42,7 @@ bench-join:
 
 # Built, then exec'd (not `go run`): go run exits 1 when interrupted even
 # if the program stops cleanly, and Ctrl-C is how a person stops dev.
+# `make dev CLOUD=1` keeps the offline store and raw data on an in-process
+# fake Cloud Storage (gs://skewfree-dev/...), the cloud path run locally.
 dev:
-	$(GO) build -o bin/dev ./dev && exec bin/dev
+	$(GO) build -o bin/dev ./dev && exec bin/dev $(if $(filter 1 true yes,$(CLOUD)),-cloud)

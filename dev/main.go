@@ -73,6 +73,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	catalogAddr := flag.String("catalog-addr", web.DefaultAddr, "catalog web page address")
 	users := flag.Int("users", 1000, "sample users")
 	days := flag.Int("days", 7, "days to backfill")
+	cloud := flag.Bool("cloud", os.Getenv("CLOUD") == "1", "keep the offline store and raw data on an in-process fake Cloud Storage (gs://"+devBucket+"/...), as on Google Cloud; also CLOUD=1")
 	flag.Parse()
 
 	abs, err := filepath.Abs(*state)
@@ -103,6 +104,16 @@ func run(ctx context.Context, log *slog.Logger) error {
 		Offline: "file://" + filepath.Join(abs, "offline"), Source: "file://" + filepath.Join(abs, "raw"), Logger: log,
 		Project: env.Project, RedisPrefix: env.RedisPrefix, WorkerMetricsAddr: env.WorkerMetricsAddr,
 	}
+	emulator := ""
+	if *cloud {
+		gcs, err := startCloud(filepath.Join(abs, "gcs"), log)
+		if err != nil {
+			return err
+		}
+		defer gcs.Stop()
+		emulator = gcs.Host()
+		cfg.Offline, cfg.Source = "gs://"+devBucket+"/offline", "gs://"+devBucket+"/raw"
+	}
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -117,7 +128,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	now := time.Now().UTC()
 	today := now.Truncate(24 * time.Hour)
 	// (Re)generate when the raw data does not reach today, e.g. on a later day.
-	_, err = os.Stat(filepath.Join(abs, "raw", "orders", "date="+today.Format(time.DateOnly)))
+	_, err = stores.Sources.FS().List(ctx, "orders/date="+today.Format(time.DateOnly))
 	regenerate := errors.Is(err, os.ErrNotExist)
 	if regenerate {
 		log.Info("generating sample data", "users", *users, "days", *days+1)
@@ -251,7 +262,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		UI: ts.UIURL(), Namespace: ts.Namespace(), Temporal: ts.FrontendAddr(), TaskQueue: workflows.Project(cfg.Project).TaskQueue(), Project: cfg.Project,
 		Serving: l.Addr().String(), GRPC: grpcServing, Catalog: cl.Addr().String(), RedisURL: redisURL, Offline: cfg.Offline, Users: []string{demo.UserID(1), demo.UserID(2)},
 		From: today.Add(-48 * time.Hour), To: today,
-		TrainingSet: sample.TrainingSetCommand(*state), LabelsCSV: filepath.Join(*state, sample.EntitiesCSV), LabelsParquet: sample.EntitiesParquet,
+		TrainingSet: trainingSetCommand(*state, cfg.Offline, emulator), LabelsCSV: filepath.Join(*state, sample.EntitiesCSV), LabelsParquet: sample.EntitiesParquet,
 	}))
 
 	<-ctx.Done()

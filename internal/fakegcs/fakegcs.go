@@ -24,8 +24,13 @@ type Server struct {
 	host string
 }
 
-// Start starts a fake holding the given (empty) buckets.
-func Start(buckets ...string) (*Server, error) {
+// Start starts a fake, in memory, holding the given (empty) buckets.
+func Start(buckets ...string) (*Server, error) { return StartIn("", buckets...) }
+
+// StartIn starts a fake keeping its objects under root (in memory when
+// root is ""), so a restart finds them again; buckets are created when
+// missing.
+func StartIn(root string, buckets ...string) (*Server, error) {
 	// The fake needs its public host before it listens: take a free port
 	// first. Another process could grab it in between; then Start fails
 	// and the caller sees why.
@@ -37,17 +42,20 @@ func Start(buckets ...string) (*Server, error) {
 	l.Close()
 	host := "127.0.0.1:" + strconv.Itoa(port)
 	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{
-		Scheme:     "http",
-		Host:       "127.0.0.1",
-		Port:       uint16(port),
-		PublicHost: host,
-		Writer:     io.Discard,
+		Scheme:      "http",
+		Host:        "127.0.0.1",
+		Port:        uint16(port),
+		PublicHost:  host,
+		StorageRoot: root,
+		Writer:      io.Discard,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("fake gcs on %s: %w", host, err)
 	}
 	for _, b := range buckets {
-		srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: b})
+		if _, err := srv.Backend().GetBucket(b); err != nil {
+			srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: b})
+		}
 	}
 	return &Server{srv: srv, host: host}, nil
 }

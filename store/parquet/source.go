@@ -40,6 +40,9 @@ func OpenSources(url string) (*Sources, error) {
 // SourcesFS opens the raw-data root kept in fsys.
 func SourcesFS(fsys FS) *Sources { return &Sources{fs: fsys} }
 
+// FS is where the sources are kept.
+func (s *Sources) FS() FS { return s.fs }
+
 // Write stores raw events (f.Time is the source's event time; f.Key unused)
 // split into one file per UTC day, each replacing that day's earlier file.
 func (s *Sources) Write(ctx context.Context, src *features.Source, f *features.Frame) ([]Partition, error) {

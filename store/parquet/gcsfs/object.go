@@ -2,6 +2,7 @@ package gcsfs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -25,14 +26,18 @@ func (f *FS) Open(ctx context.Context, name string) (parquet.Object, error) {
 	if err != nil {
 		return nil, f.wrap("open", name, err)
 	}
-	obj := &object{ctx: ctx, fs: f, name: name, h: o.Generation(a.Generation), size: a.Size}
+	obj := &object{ctx: ctx, fs: f, name: name, gen: a.Generation, h: o.Generation(a.Generation), size: a.Size}
 	if tail := min(a.Size, 64<<10); tail > 0 {
-		if err := obj.fetchInto(a.Size-tail, tail, true); err != nil {
+		if err := obj.fetchTail(a.Size - tail); err != nil {
 			return nil, err
 		}
 	}
 	return obj, nil
 }
+
+// ErrChanged marks a read of an object whose generation, pinned when it
+// was opened, is gone: the object was replaced or deleted meanwhile.
+var ErrChanged = errors.New("object changed while being read")
 
 // object reads one generation of an object by range requests through a
 // buffer:
@@ -47,6 +52,7 @@ type object struct {
 	ctx  context.Context
 	fs   *FS
 	name string
+	gen  int64
 	h    *storage.ObjectHandle
 	size int64
 
@@ -153,6 +159,11 @@ func (o *object) nextBuffered(at int64) int64 {
 // get fetches [off, off+length) of the pinned generation: one request.
 func (o *object) get(off, length int64) ([]byte, error) {
 	r, err := o.h.NewRangeReader(o.ctx, off, length)
+	if errors.Is(err, storage.ErrObjectNotExist) {
+		// Never mix two contents: the reader fails, a retry reads the new one.
+		return nil, fmt.Errorf("gcs: read %s: generation %d was replaced or deleted while being read: %w",
+			o.fs.Location(o.name), o.gen, ErrChanged)
+	}
 	if err != nil {
 		return nil, o.fs.wrap("read", o.name, err)
 	}
@@ -167,9 +178,9 @@ func (o *object) get(off, length int64) ([]byte, error) {
 	return buf, nil
 }
 
-// fetchInto fetches one range as the tail chunk (Open).
-func (o *object) fetchInto(off, length int64, tail bool) error {
-	data, err := o.get(off, length)
+// fetchTail fetches [off, size) as the tail chunk (Open).
+func (o *object) fetchTail(off int64) error {
+	data, err := o.get(off, o.size-off)
 	if err != nil {
 		return err
 	}
