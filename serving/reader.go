@@ -156,6 +156,12 @@ func (r *Reader) Get(ctx context.Context, featureRefs []string, entities Entitie
 	if err != nil {
 		return nil, err
 	}
+	return r.served(ctx, p, entities)
+}
+
+// served reads p for entities and, when a served log is set, hands it
+// every successful answer (Get and GetService alike).
+func (r *Reader) served(ctx context.Context, p *plan, entities Entities) (*Result, error) {
 	res, err := r.get(ctx, p, entities)
 	if err == nil && r.opts.ServedLog != nil {
 		r.opts.ServedLog.Served(r.opts.Now(), entities, res)
@@ -174,7 +180,7 @@ func (r *Reader) GetService(ctx context.Context, service string, entities Entiti
 	if err != nil {
 		return nil, err
 	}
-	return r.get(ctx, p, entities)
+	return r.served(ctx, p, entities)
 }
 
 var bufPool = sync.Pool{New: func() any { return new(buffers) }}
