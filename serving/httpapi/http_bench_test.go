@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,7 +42,10 @@ func loadDuration(b *testing.B) time.Duration {
 // loopback (1 entity × 50 features from 5 views, random users, no cache)
 // and then the library in-process with 32 goroutines doing the same reads,
 // each for loadDuration. It reports requests/s and p50/p99 of both, and the
-// HTTP/library throughput ratio (goal ≥ 0.5). It runs once whatever b.N.
+// HTTP/library throughput ratio (goal ≥ 0.5), and the CPU time each
+// request costs (process and Redis; http/lib-cpu is their ratio, the
+// throughput ratio a machine with nothing else to run would show). It runs
+// once whatever b.N.
 //
 // The clients are minimal HTTP/1.1 keep-alive connections (like wrk's),
 // not net/http's Client: the load generator shares the machine with the
@@ -121,14 +127,53 @@ func BenchmarkHTTPLoad(b *testing.B) {
 		}
 		defer conns[i].Close()
 	}
+	cpu0 := cpuTime(b, c)
 	httpRate, httpLat := run(func(w, i int) error {
 		return conns[w].post("/get-online-features", bodies[i])
 	})
+	cpu1 := cpuTime(b, c)
 	libRate, libLat := run(func(_, i int) error {
 		_, err := reader.Get(context.Background(), refs, serving.Entities{"user_id": serving.StringKeys(users[i])})
 		return err
 	})
+	cpu2 := cpuTime(b, c)
+	// The floor: the same HTTP hop to a handler that reads the body and
+	// answers a response of the same size without reading features. The
+	// HTTP service can at best cost this plus the library.
+	resp := httptest.NewRecorder()
+	h.ServeHTTP(resp, httptest.NewRequest("POST", "/get-online-features", strings.NewReader(string(bodies[0]))))
+	canned := resp.Body.Bytes()
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(canned)))
+		_, _ = w.Write(canned)
+	}))
+	defer echo.Close()
+	for i := range conns {
+		if conns[i], err = dialRaw(echo.Listener.Addr().String()); err != nil {
+			b.Fatal(err)
+		}
+		defer conns[i].Close()
+	}
+	floorRate, floorLat := run(func(w, i int) error {
+		return conns[w].post("/get-online-features", bodies[i])
+	})
+	cpu3 := cpuTime(b, c)
 	b.StopTimer()
+	// CPU per request (this process, load generator included, plus Redis):
+	// unlike req/s, it does not move with what else the machine runs.
+	httpCPU := (cpu1 - cpu0).Seconds() * 1e6 / float64(httpLat.Len())
+	libCPU := (cpu2 - cpu1).Seconds() * 1e6 / float64(libLat.Len())
+	b.ReportMetric(httpCPU, "http-cpu-µs/req")
+	b.ReportMetric(libCPU, "lib-cpu-µs/req")
+	b.ReportMetric(libCPU/httpCPU, "http/lib-cpu")
+	floorCPU := (cpu3 - cpu2).Seconds() * 1e6 / float64(floorLat.Len())
+	b.ReportMetric(floorRate, "floor-req/s")
+	b.ReportMetric(floorCPU, "floor-cpu-µs/req")
+	b.ReportMetric(libCPU/(libCPU+floorCPU), "http/lib-cpu-floor")
 	b.ReportMetric(httpRate, "http-req/s")
 	b.ReportMetric(httpLat.Percentile(50)/1e3, "http-p50-µs")
 	b.ReportMetric(httpLat.Percentile(99)/1e3, "http-p99-µs")
@@ -136,6 +181,32 @@ func BenchmarkHTTPLoad(b *testing.B) {
 	b.ReportMetric(libLat.Percentile(50)/1e3, "lib-p50-µs")
 	b.ReportMetric(libLat.Percentile(99)/1e3, "lib-p99-µs")
 	b.ReportMetric(httpRate/libRate, "http/lib")
+}
+
+// cpuTime is the CPU time used so far by this process and by the Redis
+// server c talks to.
+func cpuTime(b *testing.B, c *goredis.Client) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	own := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	info, err := c.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var redis float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if k == "used_cpu_sys" || k == "used_cpu_user" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatalf("redis INFO cpu: %s: %v", line, err)
+			}
+			redis += f
+		}
+	}
+	return own + time.Duration(redis*float64(time.Second))
 }
 
 // rawClient is one HTTP/1.1 keep-alive connection that posts JSON and reads
