@@ -178,7 +178,7 @@ type buffers struct {
 	raw      []string
 	miss     []int
 	entries  []*entry
-	vals     []features.Value // one value's features, decoded
+	vals     []features.Value // one value's features, for views too wide for fill's stack
 	status   []Status
 	times    []time.Time
 }
@@ -256,7 +256,7 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 	for i := range rows {
 		res.Rows[i] = cells[i*nc : (i+1)*nc : (i+1)*nc]
 	}
-	now := features.Micros(r.opts.Now())
+	var now int64 // TTLs are measured when the values have arrived
 
 	if len(miss) > 0 {
 		gen := r.gen.Load()
@@ -276,6 +276,7 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 			r.storeErrors.Add(1)
 			return nil, fmt.Errorf("serving: %w: %w", ErrUnavailable, err)
 		}
+		now = features.Micros(r.opts.Now())
 		var later []int // positions in miss of values that wait for a schema
 		for j, i := range miss {
 			v := &p.views[i%nv]
@@ -328,6 +329,9 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 		}
 	}
 
+	if len(miss) == 0 {
+		now = features.Micros(r.opts.Now())
+	}
 	var defNotFound uint64
 	// Status and event time are per (row, view): work them out once.
 	status := slices.Grow(buf.status[:0], nv)[:nv]
@@ -376,8 +380,8 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 }
 
 // fill is the fast path of a read without a cache: it decodes a value of
-// the view's current definition straight into row's cells, reusing buf's
-// decode buffer. It reports false, having written nothing, for anything
+// the view's current definition straight into row's cells, through a
+// buffer on the stack (buf's, for views wider than it). It reports false, having written nothing, for anything
 // else (missing, corrupt, another definition), which decode handles.
 func (r *Reader) fill(raw string, v *viewPlan, row []FeatureValue, now int64, buf *buffers) bool {
 	if raw == "" {
