@@ -27,6 +27,13 @@ type viewPlan struct {
 	ttl         int64 // µs; 0 = unlimited
 	fingerprint string
 	types       []features.Type // the view's features, in stored order
+	cols        []viewCol       // the requested features of this view
+}
+
+// viewCol is one requested feature of a view: its column in the result
+// and its position in the view's value.
+type viewCol struct {
+	col, pos int
 }
 
 type joinKey struct {
@@ -144,6 +151,7 @@ func (r *regState) newPlan(refs []string) (*plan, error) {
 		for pos, f := range v.Features() {
 			if f.Name == ref.Feature {
 				p.cols[i] = colPlan{view: vi, pos: pos}
+				p.views[vi].cols = append(p.views[vi].cols, viewCol{col: i, pos: pos})
 			}
 		}
 	}
