@@ -166,7 +166,7 @@ func (r *Reader) Get(ctx context.Context, featureRefs []string, entities Entitie
 func (r *Reader) served(ctx context.Context, p *plan, entities Entities) (*Result, error) {
 	res, err := r.get(ctx, p, entities)
 	if err == nil && r.opts.ServedLog != nil {
-		r.opts.ServedLog.Served(r.opts.Now(), entities, res)
+		r.opts.ServedLog.Served(features.FromMicros(res.at), entities, res)
 	}
 	return res, err
 }
@@ -395,6 +395,7 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 	if defNotFound > 0 {
 		r.defNotFound.Add(defNotFound)
 	}
+	res.at = now
 	return res, nil
 }
 

@@ -187,6 +187,9 @@ type Result struct {
 	// their first view in Features.
 	JoinKeys []string
 	Rows     [][]FeatureValue
+	// at is the reader's clock that TTLs were measured against (µs): the
+	// request time the served log records.
+	at int64
 }
 
 // Stats are counters since the reader started.
