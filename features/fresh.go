@@ -14,13 +14,14 @@ import (
 // (docs/format/fresh.md):
 //
 //	the value at T of an aggregation with window W aggregates the entity's
-//	events with event_time >= floor(T, Tile) - W that were visible before T
-//	(visible = ingest time; see FreshAsOf for training sets).
+//	events with event_time >= floor(T, Tile) - W that were ingested by T
+//	(ingest_time <= T).
 //
-// Since an event is never visible before its event time (a push refuses
-// events from the future), every counted event has event_time < T: the
-// window is [floor(T, Tile) - W, T), every whole tile plus the current
-// partial one.
+// A push refuses events from the future (event_time > ingest_time), so
+// every counted event has event_time <= T: the window is every whole tile
+// of W plus the current partial tile, [floor(T, Tile) - W, T]. (Its end is
+// closed only for events ingested in the very microsecond T.) Training sets
+// apply the same rule to the logged events (FreshAsOf).
 type Fresh struct {
 	// Tile is the width of one tile: at least a second, a whole number of
 	// seconds, dividing the view's cadence and every aggregation window,

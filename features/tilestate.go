@@ -153,9 +153,9 @@ func (s *TileState) Values(v *View) []Value {
 
 // FreshValues returns fresh view v's feature values at t (in v.Features()
 // order) from tiles, tile start (microseconds, see TileStart) → state of
-// one entity's events visible before t. Each aggregation merges the tiles
+// one entity's events ingested by t. Each aggregation merges the tiles
 // of its window, [floor(t, tile) - window, floor(t, tile)], so with tiles
-// holding only events visible before t this is the rule of Fresh exactly.
+// holding only events ingested by t this is the rule of Fresh exactly.
 // Tiles are not changed; missing tiles are empty; a nil or mismatched
 // state counts as empty. An entity without tiles gets the values of no
 // events: counts and sums 0, the rest null.
