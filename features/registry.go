@@ -249,6 +249,11 @@ func (r *Registry) addView(v *View) error {
 			}
 		}
 	}
+	if v.Fresh != nil {
+		if err := checkFresh(v, src); err != nil {
+			return fail("%v", err)
+		}
+	}
 	if err := validateChecks(v); err != nil {
 		return err
 	}
@@ -358,6 +363,9 @@ func fingerprint(v *View, e *Entity, s *Source) string {
 		// result type, and so the layout of the values, without changing
 		// anything above.
 		Out []string
+		// Fresh is set for fresh views only, so batch views keep their
+		// fingerprints.
+		Fresh *Fresh `json:",omitempty"`
 	}{View: v.Name, Cadence: string(v.Cadence), JoinKey: e.JoinKey, KeyType: e.KeyType.String(),
 		Source: s.Name, Path: s.Path, Table: s.Table, TS: s.TimestampField, TTL: v.TTL}
 	for _, a := range v.Aggregations {
@@ -372,6 +380,10 @@ func fingerprint(v *View, e *Entity, s *Source) string {
 	}
 	for _, f := range v.Features() {
 		def.Out = append(def.Out, f.Name+":"+f.Type.String())
+	}
+	if v.Fresh != nil {
+		fr := *v.Fresh
+		def.Fresh = &fr
 	}
 	b, _ := json.Marshal(def)
 	sum := sha256.Sum256(b)
