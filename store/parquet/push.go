@@ -17,7 +17,7 @@ import (
 // files: when the push that brought them was accepted (TIMESTAMP micros,
 // UTC, nullable). Events written by other means lack it, or hold null: they
 // count as ingested at their event time. See docs/format/fresh.md.
-const IngestTimestamp = "ingest_timestamp"
+const IngestTimestamp = features.IngestTimestampColumn
 
 // PushFile is where one push request's events of one UTC event day lie,
 // relative to the source root:

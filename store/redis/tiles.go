@@ -28,29 +28,29 @@ func (s *Store) PushKey(source, requestID string) string {
 
 // ClaimPush records that request id of source carries events with digest,
 // ingested at ingest, unless it is already recorded; it returns the ingest
-// time of the first claim. A claim of the same id with another digest is
+// time of the first claim and whether this call made it. A claim of the same id with another digest is
 // ErrPushConflict. Claims expire after ttl: a retry later than that is a new
 // request. It is one atomic command (SET NX GET, Redis ≥ 7.0), so two
 // concurrent attempts of one request agree on one ingest time.
-func (s *Store) ClaimPush(ctx context.Context, source, requestID string, digest [sha256.Size]byte, ingest time.Time, ttl time.Duration) (time.Time, error) {
+func (s *Store) ClaimPush(ctx context.Context, source, requestID string, digest [sha256.Size]byte, ingest time.Time, ttl time.Duration) (time.Time, bool, error) {
 	var rec [pushRecordLen]byte
 	binary.BigEndian.PutUint64(rec[:8], uint64(ingest.UnixMicro()))
 	copy(rec[8:], digest[:])
 	key := s.PushKey(source, requestID)
 	old, err := s.client.SetArgs(ctx, key, rec[:], goredis.SetArgs{Mode: "NX", Get: true, TTL: ttl}).Result()
 	if errors.Is(err, goredis.Nil) {
-		return ingest, nil // ours
+		return ingest, true, nil // ours
 	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("redis store: claim push %s: %w", key, err)
+		return time.Time{}, false, fmt.Errorf("redis store: claim push %s: %w", key, err)
 	}
 	if len(old) != pushRecordLen {
-		return time.Time{}, fmt.Errorf("redis store: claim push %s: stored record of %d bytes, want %d", key, len(old), pushRecordLen)
+		return time.Time{}, false, fmt.Errorf("redis store: claim push %s: stored record of %d bytes, want %d", key, len(old), pushRecordLen)
 	}
 	if old[8:] != string(digest[:]) {
-		return time.Time{}, ErrPushConflict
+		return time.Time{}, false, ErrPushConflict
 	}
-	return time.UnixMicro(int64(binary.BigEndian.Uint64([]byte(old[:8])))).UTC(), nil
+	return time.UnixMicro(int64(binary.BigEndian.Uint64([]byte(old[:8])))).UTC(), false, nil
 }
 
 // TileWrite is one field of one tile (see onlinecodec.TileKey).

@@ -32,7 +32,7 @@ func TestClaimPush(t *testing.T) {
 	errs := make([]error, 8)
 	for i := range got {
 		wg.Go(func() {
-			got[i], errs[i] = s.ClaimPush(ctx, "page_views", "r1", a, first.Add(time.Duration(i)*time.Second), time.Hour)
+			got[i], _, errs[i] = s.ClaimPush(ctx, "page_views", "r1", a, first.Add(time.Duration(i)*time.Second), time.Hour)
 		})
 	}
 	wg.Wait()
@@ -57,7 +57,7 @@ func TestClaimPush(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			at, err := s.ClaimPush(ctx, tc.source, tc.id, tc.digest, t0.Add(time.Hour), time.Hour)
+			at, _, err := s.ClaimPush(ctx, tc.source, tc.id, tc.digest, t0.Add(time.Hour), time.Hour)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err %v, want %v", err, tc.wantErr)
 			}
