@@ -189,6 +189,11 @@ func (r *Registry) addCatalogView(cv CatalogView) error {
 		// The features, in stored order, with no code behind them: this
 		// view is only ever read.
 		Func: &FuncTransform{Features: feats, Version: "published catalog"}}
+	if cv.Fresh != nil {
+		if err := freshFromCatalog(v, cv.Fresh, feats); err != nil {
+			return fail("fresh: %v", err)
+		}
+	}
 	r.views[v.Name] = v
 	r.order.views = append(r.order.views, v.Name)
 	r.prints[v.Name] = cv.Fingerprint
