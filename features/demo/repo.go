@@ -146,6 +146,10 @@ func Registry() *features.Registry {
 			{Name: "distinct_products_15m", Kind: features.DistinctCount, Column: "product_id", Window: 15 * time.Minute, Description: "different products viewed in the last 15 minutes (HyperLogLog estimate)"},
 			{Name: "last_product_15m", Kind: features.Last, Column: "product_id", Window: 15 * time.Minute, Description: "product of the newest page view in the last 15 minutes"},
 		},
+		Checks: []features.Check{
+			features.Range("page_views_5m", 0, 10_000),
+			features.Range("avg_dwell_seconds_5m", 0, 3600),
+		},
 	}
 	fraud := &features.Service{Name: "fraud_model", Owner: "risk-team@shop.example",
 		Description: "Scores each checkout for fraud risk.",
