@@ -682,3 +682,41 @@ func FuzzUnmarshalTileState(f *testing.F) {
 	})
 }
 
+
+// TestFreshViewFromPublishedCatalog: a reader built from the published
+// catalog decodes tiles written with the code's view and merges them to
+// the same values.
+func TestFreshViewFromPublishedCatalog(t *testing.T) {
+	reg, v := freshSetup(t)
+	_, doc, err := reg.PublishedCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := features.RegistryFromPublished(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv, _ := pub.View(v.Name)
+	if pv.Fresh == nil || *pv.Fresh != *v.Fresh {
+		t.Fatalf("published view's Fresh = %+v, want %+v", pv.Fresh, v.Fresh)
+	}
+	if pub.Fingerprint(v.Name) != reg.Fingerprint(v.Name) {
+		t.Errorf("fingerprints differ")
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	f := randomStream(rng, 300, 1)
+	T := features.Micros(freshT0.Add(17 * time.Minute))
+	tiles := buildTiles(t, rng, v, f, 1, T)
+	read := map[int64]*features.TileState{}
+	for ts, st := range tiles {
+		b, err := st.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if read[ts], err = features.UnmarshalTileState(pv, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameValues(t, "published", features.FreshValues(pv, features.FromMicros(T), read),
+		features.FreshValues(v, features.FromMicros(T), tiles), v.Features())
+}
