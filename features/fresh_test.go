@@ -682,7 +682,6 @@ func FuzzUnmarshalTileState(f *testing.F) {
 	})
 }
 
-
 // TestFreshViewFromPublishedCatalog: a reader built from the published
 // catalog decodes tiles written with the code's view and merges them to
 // the same values.
