@@ -161,15 +161,6 @@ func zeroOf(t Type) Value {
 // agree with its tiles.
 func (a *Aggregation) aggregate(f *Frame, rows []int, from, to int64, col, where *Column, fresh bool) Value {
 	var st aggState
-	for _, r := range rows {
-		t := f.Time[r]
-		if t < from || t >= to {
-			continue
-		}
-		if where != nil && !a.Where.match(where.Value(r)) {
-			continue
-		}
-		st.addRow(a, fresh, col, r, t)
-	}
+	st.foldRows(a, fresh, f, rows, from, to, col, where)
 	return st.value(a, fresh)
 }

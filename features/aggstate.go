@@ -45,45 +45,97 @@ func (s *aggState) addRow(a *Aggregation, fresh bool, col *Column, r int, t int6
 	}
 	switch a.Kind {
 	case Sum, Mean:
-		s.n++
-		if col.Type == Int64 {
-			x := col.Ints[r]
-			s.isum += x
-			if a.Kind == Mean {
-				s.addFloat(fresh, float64(x))
-			}
-		} else {
-			s.addFloat(fresh, col.Floats[r])
-		}
+		s.addNumber(a.Kind, fresh, col, r)
 	case Min, Max:
 		s.addBest(a.Kind, fresh, col.Value(r))
 	case Last:
-		v := col.Value(r)
-		if !fresh {
-			s.has, s.best, s.t = true, v, t // rows come in time order: the newest wins
-			return
-		}
-		if !s.has || t > s.t || (t == s.t && totalCompare(v, s.best) > 0) {
-			s.has, s.best, s.t = true, v, t
-		}
+		s.addLast(fresh, col.Value(r), t)
 	case DistinctCount:
-		if !fresh {
-			if s.dist.values == nil {
-				s.dist.values = make(map[Value]struct{})
-			}
-			s.dist.values[col.Value(r)] = struct{}{}
-			return
-		}
-		s.dist.add(hashValue(col.Value(r)))
+		s.addDistinct(fresh, col.Value(r))
 	}
+}
+
+// foldRows is addRow over the rows of f (in time order) with a time in
+// [from, to) that match Where: the batch windows' hot path, one loop per
+// kind, each doing what addRow does.
+func (s *aggState) foldRows(a *Aggregation, fresh bool, f *Frame, rows []int, from, to int64, col, where *Column) {
+	skip := func(r int) bool {
+		t := f.Time[r]
+		return t < from || t >= to || (where != nil && !a.Where.match(where.Value(r)))
+	}
+	switch {
+	case a.Kind == Count:
+		for _, r := range rows {
+			if !skip(r) {
+				s.n++
+			}
+		}
+	case (a.Kind == Sum || a.Kind == Mean) && col.Type == Int64:
+		for _, r := range rows {
+			if !skip(r) && col.Valid[r] {
+				s.n++
+				s.isum += col.Ints[r]
+				if a.Kind == Mean {
+					s.addFloat(fresh, float64(col.Ints[r]))
+				}
+			}
+		}
+	case (a.Kind == Sum || a.Kind == Mean) && !fresh:
+		for _, r := range rows {
+			if !skip(r) && col.Valid[r] {
+				s.n++
+				s.fsum += col.Floats[r]
+			}
+		}
+	default:
+		for _, r := range rows {
+			if !skip(r) {
+				s.addRow(a, fresh, col, r, f.Time[r])
+			}
+		}
+	}
+}
+
+func (s *aggState) addNumber(kind AggKind, fresh bool, col *Column, r int) {
+	s.n++
+	if col.Type == Int64 {
+		x := col.Ints[r]
+		s.isum += x
+		if kind == Mean {
+			s.addFloat(fresh, float64(x))
+		}
+		return
+	}
+	s.addFloat(fresh, col.Floats[r])
+}
+
+func (s *aggState) addLast(fresh bool, v Value, t int64) {
+	if !fresh {
+		s.has, s.best, s.t = true, v, t // rows come in time order: the newest wins
+		return
+	}
+	if !s.has || t > s.t || (t == s.t && totalCompare(v, s.best) > 0) {
+		s.has, s.best, s.t = true, v, t
+	}
+}
+
+func (s *aggState) addDistinct(fresh bool, v Value) {
+	if !fresh {
+		if s.dist.values == nil {
+			s.dist.values = make(map[Value]struct{})
+		}
+		s.dist.values[v] = struct{}{}
+		return
+	}
+	s.dist.add(hashValue(v))
 }
 
 func (s *aggState) addFloat(fresh bool, x float64) {
 	if fresh {
 		s.exact.add(x)
-	} else {
-		s.fsum += x
+		return
 	}
+	s.fsum += x
 }
 
 func (s *aggState) addBest(kind AggKind, fresh bool, v Value) {

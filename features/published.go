@@ -190,8 +190,9 @@ func (r *Registry) addCatalogView(cv CatalogView) error {
 		// view is only ever read.
 		Func: &FuncTransform{Features: feats, Version: "published catalog"}}
 	if cv.Fresh != nil {
+		// A fresh view's reader merges tiles: it needs the aggregations.
 		if err := freshFromCatalog(v, cv.Fresh, feats); err != nil {
-			return fail("fresh: %v", err)
+			return fail("%v", err)
 		}
 	}
 	r.views[v.Name] = v

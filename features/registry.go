@@ -424,8 +424,7 @@ type CatalogView struct {
 	Source      string            `json:"source"`
 	Fingerprint string            `json:"fingerprint"`
 	Features    []CatalogFeature  `json:"features"`
-	// Fresh is set for fresh views: what a reader needs to merge their
-	// tiles (publishedfresh.go).
+	// Fresh is set for fresh views only (see CatalogFresh).
 	Fresh *CatalogFresh `json:"fresh,omitempty"`
 }
 
@@ -462,7 +461,7 @@ func (r *Registry) Catalog() Catalog {
 		}
 		cv := CatalogView{Name: v.Name, Entity: v.Entity, Cadence: v.Cadence, TTLSeconds: int64(v.TTL / time.Second),
 			Lateness: int64(v.Lateness / time.Second), Owner: v.Owner, Description: v.Description, Tags: tags,
-			Source: v.Source, Fingerprint: r.prints[v.Name], Fresh: catalogFresh(v, r.sources[v.Source])}
+			Source: v.Source, Fingerprint: r.prints[v.Name], Fresh: catalogFresh(v)}
 		defs := map[string]string{}
 		for _, a := range v.Aggregations {
 			d := fmt.Sprintf("%s(%s) over %s", a.Kind, a.Column, a.Window)
