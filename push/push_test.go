@@ -53,6 +53,7 @@ func testRegistry(t testing.TB) *features.Registry {
 }
 
 type rig struct {
+	client  *goredis.Client
 	reg     *features.Registry
 	online  *redisstore.Store
 	sources *parquet.Sources
@@ -65,7 +66,7 @@ func newRig(t testing.TB) *rig {
 	srv := testenv.StartRedis(t)
 	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { c.Close() })
-	r := &rig{reg: testRegistry(t)}
+	r := &rig{reg: testRegistry(t), client: c}
 	var err error
 	if r.online, err = redisstore.New(c, r.reg, redisstore.Options{Prefix: "pt"}); err != nil {
 		t.Fatal(err)
@@ -80,6 +81,8 @@ func newRig(t testing.TB) *rig {
 	}
 	return r
 }
+
+func (r *rig) rawClient(testing.TB) *goredis.Client { return r.client }
 
 // readAt serves every feature of the fresh view for users at T.
 func (r *rig) readAt(t testing.TB, at time.Time, users []string) *serving.Result {
