@@ -87,6 +87,22 @@ func (s *aggState) foldRows(a *Aggregation, fresh bool, f *Frame, rows []int, fr
 				s.fsum += col.Floats[r]
 			}
 		}
+	case a.Kind == Last && !fresh:
+		last := -1 // rows come in time order: the newest wins
+		for _, r := range rows {
+			if !skip(r) && col.Valid[r] {
+				last = r
+			}
+		}
+		if last >= 0 {
+			s.addLast(false, col.Value(last), f.Time[last])
+		}
+	case a.Kind == DistinctCount && !fresh:
+		for _, r := range rows {
+			if !skip(r) && col.Valid[r] {
+				s.addDistinct(false, col.Value(r))
+			}
+		}
 	default:
 		for _, r := range rows {
 			if !skip(r) {
