@@ -349,8 +349,8 @@ func TestSearch(t *testing.T) {
 		views, feats, services  int
 		firstFeature, firstView string
 	}{
-		{q: "", views: 3, feats: 23, services: 2},
-		{q: "dwell", feats: 1, services: 1, firstFeature: "user_activity:avg_dwell_seconds_1h"},
+		{q: "", views: 4, feats: 28, services: 2},
+		{q: "dwell", feats: 2, services: 1, firstFeature: "user_activity:avg_dwell_seconds_1h"},
 		{q: "RISK-team", views: 1, feats: 9, services: 1, firstView: "user_orders", firstFeature: "user_orders:order_count_7d"},
 		{q: "status = completed", feats: 1, firstFeature: "user_orders:completed_orders_30d"},
 		{q: "nothing-like-this"},

@@ -19,6 +19,7 @@ type plan struct {
 	views    []viewPlan
 	joinKeys []joinKey
 	cols     []colPlan // per ref
+	hasFresh bool      // some view is fresh: read through fetchFresh (fresh.go)
 }
 
 type viewPlan struct {
@@ -28,6 +29,7 @@ type viewPlan struct {
 	fingerprint string
 	types       []features.Type // the view's features, in stored order
 	cols        []viewCol       // the requested features of this view
+	fresh       *features.View  // the view when it is fresh (served from tiles), else nil
 }
 
 // viewCol is one requested feature of a view: its column in the result
@@ -142,6 +144,9 @@ func (r *regState) newPlan(refs []string) (*plan, error) {
 			vp := viewPlan{name: v.Name, key: ki, ttl: v.TTL.Microseconds(), fingerprint: r.reg.Fingerprint(v.Name)}
 			for _, f := range v.Features() {
 				vp.types = append(vp.types, f.Type)
+			}
+			if v.Fresh != nil {
+				vp.fresh, p.hasFresh = v, true
 			}
 			vi = len(p.views)
 			viewIdx[ref.View] = vi

@@ -279,14 +279,22 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 
 	if len(miss) > 0 {
 		gen := r.gen.Load()
-		fetch := keys
-		if len(miss) < len(keys) {
-			fetch = make([]string, len(miss))
-			for j, i := range miss {
-				fetch[j] = keys[i]
+		var raw []string
+		var err error
+		if p.hasFresh {
+			// Fresh views' tiles in the same round trip (fresh.go); miss
+			// keeps the other positions.
+			miss, raw, err = r.fetchFresh(ctx, p, entities, keys, miss, entries, buf.raw)
+		} else {
+			fetch := keys
+			if len(miss) < len(keys) {
+				fetch = make([]string, len(miss))
+				for j, i := range miss {
+					fetch[j] = keys[i]
+				}
 			}
+			raw, err = r.store.Fetch(ctx, fetch, buf.raw)
 		}
-		raw, err := r.store.Fetch(ctx, fetch, buf.raw)
 		buf.raw = raw
 		if err != nil {
 			if ctx.Err() != nil {
