@@ -56,6 +56,8 @@ func (p *Predicate) String() string {
 	return fmt.Sprintf("%s %s %s", p.Column, p.Op, p.Value)
 }
 
+func (p *Predicate) matchRow(c *Column, r int) bool { return p.match(c.Value(r)) }
+
 func (p *Predicate) match(v Value) bool {
 	if v.IsNull() {
 		return false

@@ -59,10 +59,7 @@ func (s *aggState) addRow(a *Aggregation, fresh bool, col *Column, r int, t int6
 // [from, to) that match Where: the batch windows' hot path, one loop per
 // kind, each doing what addRow does.
 func (s *aggState) foldRows(a *Aggregation, fresh bool, f *Frame, rows []int, from, to int64, col, where *Column) {
-	skip := func(r int) bool {
-		t := f.Time[r]
-		return t < from || t >= to || (where != nil && !a.Where.match(where.Value(r)))
-	}
+	skip := func(r int) bool { return skipRow(f.Time[r], from, to) || (where != nil && !a.Where.matchRow(where, r)) }
 	switch {
 	case a.Kind == Count:
 		for _, r := range rows {
@@ -111,6 +108,8 @@ func (s *aggState) foldRows(a *Aggregation, fresh bool, f *Frame, rows []int, fr
 		}
 	}
 }
+
+func skipRow(t, from, to int64) bool { return t < from || t >= to }
 
 func (s *aggState) addNumber(kind AggKind, fresh bool, col *Column, r int) {
 	s.n++
