@@ -179,7 +179,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	reader, err := serving.New(served, stores.Online, serving.Options{CacheEntries: 100_000, Logger: log})
+	coalesce, err := config.ServingCoalesceFromEnv(nil) // on unless SKEWFREE_SERVING_COALESCE=false
+	if err != nil {
+		return err
+	}
+	reader, err := serving.New(served, stores.Online, serving.Options{CacheEntries: 100_000, Logger: log, Coalesce: coalesce})
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,9 @@ type Reader struct {
 	st         atomic.Pointer[regState]
 	swapMu     sync.Mutex
 	store      Store
+	fetcher    fetcher // store, or a coalescer over it
 	opts       Options
+	coalescer  *coalescer // nil unless Options.Coalesce
 	schemaWarn warnLimiter
 
 	cache *otter.Cache[string, *entry]
@@ -63,6 +65,11 @@ type entry struct {
 
 var notFound = &entry{}
 
+// fetcher is the Fetch of a Store.
+type fetcher interface {
+	Fetch(ctx context.Context, keys []string, dst []string) ([]string, error)
+}
+
 // New returns a reader of reg's features from store. With a cache it starts
 // a goroutine that follows the store's write signal until Close.
 func New(reg *features.Registry, store Store, opts Options) (*Reader, error) {
@@ -74,7 +81,11 @@ func newReader(reg *features.Registry, store Store, opts Options, h hooks) (*Rea
 		return nil, err
 	}
 	opts.init()
-	r := &Reader{store: store, opts: opts, hooks: h}
+	r := &Reader{store: store, fetcher: store, opts: opts, hooks: h}
+	if opts.Coalesce {
+		r.coalescer = newCoalescer(store, opts.MaxBatchKeys)
+		r.fetcher = r.coalescer
+	}
 	r.st.Store(newRegState(reg, 1))
 	if opts.CacheEntries > 0 {
 		c, err := otter.New(&otter.Options[string, *entry]{
@@ -146,8 +157,12 @@ func (r *Reader) cacheSet(st *regState, key string, e *entry, gen uint64) {
 
 // Stats returns the reader's counters.
 func (r *Reader) Stats() Stats {
-	return Stats{CacheHits: r.hits.Load(), CacheMisses: r.misses.Load(), StoreErrors: r.storeErrors.Load(),
+	s := Stats{CacheHits: r.hits.Load(), CacheMisses: r.misses.Load(), StoreErrors: r.storeErrors.Load(),
 		FingerprintMismatches: r.mismatches.Load(), DefinitionNotFound: r.defNotFound.Load(), Unreadable: r.unreadable.Load()}
+	if r.coalescer != nil {
+		s.CoalescedFetches, s.CoalescedGets = r.coalescer.batches.Load(), r.coalescer.batched.Load()
+	}
+	return s
 }
 
 // Get reads features ("view:feature" references) for every entity row.
@@ -293,7 +308,7 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 					fetch[j] = keys[i]
 				}
 			}
-			raw, err = r.store.Fetch(ctx, fetch, buf.raw)
+			raw, err = r.fetcher.Fetch(ctx, fetch, buf.raw) // coalesced when Options.Coalesce
 		}
 		buf.raw = raw
 		if err != nil {

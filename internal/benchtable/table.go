@@ -17,7 +17,12 @@ type side struct {
 
 var sides = []side{
 	{"library", "lib", ""},
+	// The library with serving.Options.Coalesce, measured by the load
+	// benchmarks only.
+	{"library, coalescing", "libco", ""},
+	// The services run with coalescing, as serving/server does.
 	{"HTTP", "http", "BenchmarkHTTPLoad"},
+	{"HTTP, no coalescing", "httpnc", "BenchmarkHTTPLoad"},
 	{"gRPC", "grpc", "BenchmarkGRPCLoad"},
 	{"raw Redis floor", "raw", ""},
 }
@@ -115,13 +120,13 @@ func clientSelector(s side, c string, results []Result) selector {
 	if s.load != "" {
 		return func(r Result) bool { return match(r, s.load) }
 	}
-	if s.metric != "lib" {
+	if s.metric != "lib" && s.metric != "libco" {
 		return func(Result) bool { return false }
 	}
 	for _, l := range loads {
 		for _, r := range results {
 			if match(r, l) {
-				if _, ok := r.Metrics["lib-req/s"]; ok {
+				if _, ok := r.Metrics[s.metric+"-req/s"]; ok {
 					return func(r Result) bool { return match(r, l) }
 				}
 			}

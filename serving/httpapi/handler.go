@@ -140,6 +140,8 @@ func New(reg *features.Registry, reader Reader, ping Pinger, opts Options) (http
 		stat("skewfree_serving_fingerprint_mismatches_total", "Values computed by another definition of their view.", func(s serving.Stats) uint64 { return s.FingerprintMismatches }),
 		stat("skewfree_serving_definition_not_found_total", "Feature values answered NOT_FOUND because the stored value's definition has no feature of that name and type.", func(s serving.Stats) uint64 { return s.DefinitionNotFound }),
 		stat("skewfree_serving_unreadable_values_total", "Stored values that could not be decoded or no longer fit their view.", func(s serving.Stats) uint64 { return s.Unreadable }),
+		stat("skewfree_serving_coalesced_fetches_total", "Redis round trips shared by several requests (request coalescing).", func(s serving.Stats) uint64 { return s.CoalescedFetches }),
+		stat("skewfree_serving_coalesced_requests_total", "Requests whose values came in a shared Redis round trip.", func(s serving.Stats) uint64 { return s.CoalescedGets }),
 		catalogInfo{h.registry},
 	} {
 		if err := opts.Registerer.Register(c); err != nil {

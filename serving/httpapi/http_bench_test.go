@@ -47,6 +47,11 @@ func loadDuration(b *testing.B) time.Duration {
 // throughput ratio a machine with nothing else to run would show). It runs
 // once whatever b.N.
 //
+// The service (http-*) runs as serving/server does, with request
+// coalescing; the library (lib-*) as it comes, without. The same run also
+// measures the library with coalescing (libco-*, and http/libco: the
+// library can use it too) and the service without it (httpnc-*).
+//
 // The clients are minimal HTTP/1.1 keep-alive connections (like wrk's),
 // not net/http's Client: the load generator shares the machine with the
 // service and Redis, and should cost as little of it as it can.
@@ -74,16 +79,28 @@ func BenchmarkHTTPLoad(b *testing.B) {
 			refs = append(refs, v.Name+":"+ft.Name)
 		}
 	}
+	// reader is the library as it comes (no coalescing); readerCo has
+	// Options.Coalesce on, as the reader service runs it.
 	reader, err := serving.New(reg, store, serving.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := httpapi.New(reg, reader, store, httpapi.Options{})
+	readerCo, err := serving.New(reg, store, serving.Options{Coalesce: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := httpapi.New(reg, readerCo, store, httpapi.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ts := httptest.NewServer(h)
 	defer ts.Close()
+	hNC, err := httpapi.New(reg, reader, store, httpapi.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tsNC := httptest.NewServer(hNC)
+	defer tsNC.Close()
 	bodies := make([][]byte, len(users))
 	for i, u := range users {
 		bodies[i], _ = json.Marshal(map[string]any{"full_feature_names": true, "features": refs, "entities": map[string][]string{"user_id": {u}}})
@@ -152,6 +169,21 @@ func BenchmarkHTTPLoad(b *testing.B) {
 				return err
 			})
 			cpu2 := cpuTime(b, c)
+			libcoRate, libcoLat := run(func(_, i int) error {
+				_, err := readerCo.Get(context.Background(), refs, serving.Entities{"user_id": serving.StringKeys(users[i])})
+				return err
+			})
+			cpu2co := cpuTime(b, c)
+			for i := range conns {
+				if conns[i], err = dialRaw(tsNC.Listener.Addr().String()); err != nil {
+					b.Fatal(err)
+				}
+				defer conns[i].Close()
+			}
+			ncRate, ncLat := run(func(w, i int) error {
+				return conns[w].post("/get-online-features", bodies[i])
+			})
+			cpu2nc := cpuTime(b, c)
 			for i := range conns {
 				if conns[i], err = dialRaw(echo.Listener.Addr().String()); err != nil {
 					b.Fatal(err)
@@ -169,7 +201,19 @@ func BenchmarkHTTPLoad(b *testing.B) {
 			b.ReportMetric(httpCPU, "http-cpu-µs/req")
 			b.ReportMetric(libCPU, "lib-cpu-µs/req")
 			b.ReportMetric(libCPU/httpCPU, "http/lib-cpu")
-			floorCPU := (cpu3 - cpu2).Seconds() * 1e6 / float64(floorLat.Len())
+			libcoCPU := (cpu2co - cpu2).Seconds() * 1e6 / float64(libcoLat.Len())
+			ncCPU := (cpu2nc - cpu2co).Seconds() * 1e6 / float64(ncLat.Len())
+			b.ReportMetric(libcoCPU, "libco-cpu-µs/req")
+			b.ReportMetric(ncCPU, "httpnc-cpu-µs/req")
+			b.ReportMetric(libcoRate, "libco-req/s")
+			b.ReportMetric(libcoLat.Percentile(50)/1e3, "libco-p50-µs")
+			b.ReportMetric(libcoLat.Percentile(99)/1e3, "libco-p99-µs")
+			b.ReportMetric(httpRate/libcoRate, "http/libco")
+			b.ReportMetric(ncRate, "httpnc-req/s")
+			b.ReportMetric(ncLat.Percentile(50)/1e3, "httpnc-p50-µs")
+			b.ReportMetric(ncLat.Percentile(99)/1e3, "httpnc-p99-µs")
+			b.ReportMetric(ncRate/libRate, "httpnc/lib")
+			floorCPU := (cpu3 - cpu2nc).Seconds() * 1e6 / float64(floorLat.Len())
 			b.ReportMetric(floorRate, "floor-req/s")
 			b.ReportMetric(floorCPU, "floor-cpu-µs/req")
 			b.ReportMetric(libCPU/(libCPU+floorCPU), "http/lib-cpu-floor")
