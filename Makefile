@@ -31,9 +31,14 @@ build:
 proto:
 	@scripts/proto.sh
 
-# Benchmarks print ratios against a baseline measured in the same run.
+# Benchmarks print ratios against a baseline measured in the same run,
+# then the serving summary (library, HTTP, gRPC, raw Redis) as one table.
+BENCH_PKGS := ./features/... ./store/... ./serving/... ./internal/... ./trainingset/... ./activities/...
 bench: deps bench-join
-	$(GO) test -run '^$$' -bench . -benchmem ./features/... ./store/... ./serving/... ./internal/... ./trainingset/... ./activities/...
+	@out=$$(mktemp) && rc=$$(mktemp) && \
+	{ $(GO) test -run '^$$' -bench . -benchmem $(BENCH_PKGS); echo $$? > $$rc; } | tee $$out && \
+	echo && $(GO) run ./internal/cmd/benchtable < $$out && \
+	status=$$(cat $$rc) && rm -f $$out $$rc && exit $$status
 
 # Training-set join vs DuckDB's ASOF join over the same Parquet files
 # (bench/ is its own module so the main module never links DuckDB).

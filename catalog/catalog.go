@@ -46,6 +46,10 @@ type View struct {
 	Features  []*Feature  `json:"features"`
 	Freshness Freshness   `json:"freshness"`
 	Lineage   ViewLineage `json:"lineage"`
+	// Checks are the view's declared data-quality checks, each with its
+	// latest result; OnCheckFailure is what a run does when one fails.
+	Checks         []DeclaredCheck `json:"checks"`
+	OnCheckFailure CheckPolicy     `json:"on_check_failure"`
 	// Runs are the recent windows, newest first.
 	Runs []Run `json:"-"`
 }
@@ -171,6 +175,7 @@ func Build(ctx context.Context, reg *features.Registry, opt Options) (*Catalog, 
 		if err := loadRuns(ctx, v, def, opt.Runs, now, opt.Windows); err != nil {
 			return nil, err
 		}
+		v.Checks, v.OnCheckFailure = declaredChecks(def, v.Runs), PolicyOf(def.OnCheckFailure)
 		c.Views = append(c.Views, v)
 		c.views[v.Name] = v
 	}
@@ -198,13 +203,13 @@ func loadRuns(ctx context.Context, v *View, def *features.View, runs RunLister, 
 	if err != nil {
 		return fmt.Errorf("catalog: runs of %s: %w", def.Name, err)
 	}
-	list, lastPub := summarize(recs)
+	list, lastPub := summarize(recs, now)
 	if lastPub == nil {
 		older, err := runs.RunRecords(ctx, def.Name, time.Time{}, from)
 		if err != nil {
 			return fmt.Errorf("catalog: runs of %s: %w", def.Name, err)
 		}
-		_, lastPub = summarize(older)
+		_, lastPub = summarize(older, now)
 	}
 	if len(list) > windows {
 		list = list[:windows]

@@ -158,7 +158,9 @@ func TestRunSummary(t *testing.T) {
 	}
 	failed := features.CheckResult{Feature: "spend_30d", Check: "max_null_rate", Value: 0.5, Bound: 0.1, Passed: false, Message: "too many nulls"}
 	passed := features.CheckResult{Check: "min_rows", Value: 10, Bound: 1, Passed: true}
-	c := build(t, store(t, old, shard(0, 10, 0, 1, features.RunOK, passed), shard(1, 30, 10, 4, features.RunFlagged, failed)), day0.Add(5*time.Hour))
+	// As CommitShards leaves them: every shard carries the window's checks
+	// and status, which count once.
+	c := build(t, store(t, old, shard(0, 10, 0, 1, features.RunFlagged, passed, failed), shard(1, 30, 10, 4, features.RunFlagged, passed, failed)), day0.Add(5*time.Hour))
 	v, _ := c.View(view)
 	if len(v.Runs) != 1 {
 		t.Fatalf("%d windows, want 1", len(v.Runs))
@@ -347,8 +349,8 @@ func TestSearch(t *testing.T) {
 		views, feats, services  int
 		firstFeature, firstView string
 	}{
-		{q: "", views: 3, feats: 23, services: 2},
-		{q: "dwell", feats: 1, services: 1, firstFeature: "user_activity:avg_dwell_seconds_1h"},
+		{q: "", views: 4, feats: 28, services: 2},
+		{q: "dwell", feats: 2, services: 1, firstFeature: "user_activity:avg_dwell_seconds_1h"},
 		{q: "RISK-team", views: 1, feats: 9, services: 1, firstView: "user_orders", firstFeature: "user_orders:order_count_7d"},
 		{q: "status = completed", feats: 1, firstFeature: "user_orders:completed_orders_30d"},
 		{q: "nothing-like-this"},
@@ -380,4 +382,130 @@ type failing struct{}
 
 func (failing) RunRecords(context.Context, string, time.Time, time.Time) ([]features.RunRecord, error) {
 	return nil, errors.New("disk on fire")
+}
+
+// A sharded run's window-level checks count once, whatever the shards; a
+// half-committed run (one shard's record not yet updated) shows the worst
+// status.
+func TestShardChecksCountOnce(t *testing.T) {
+	const view = "user_orders"
+	check := []features.CheckResult{
+		{Check: "min_rows", Value: 30, Bound: 1, Passed: true},
+		{Feature: "spend_30d", Check: "range", Value: 1e9, Bound: 1e5, Passed: false},
+	}
+	for _, shards := range []int{2, 3, 5} {
+		var recs []features.RunRecord
+		for i := range shards {
+			r := rec(view, day0, 2*time.Hour, false)
+			r.Shard, r.Status, r.Checks = i, features.RunFlagged, check
+			recs = append(recs, r)
+		}
+		c := build(t, store(t, recs...), day0.Add(5*time.Hour))
+		v, _ := c.View(view)
+		r := v.Runs[0]
+		if r.FailedChecks != 1 || len(r.Checks) != 2 || r.Status != features.RunFlagged || r.Rows != int64(100*shards) || r.Published != nil {
+			t.Errorf("%d shards: run %+v, want 1 of 2 checks failed, flagged, %d rows, unpublished", shards, r, 100*shards)
+		}
+		var b bytes.Buffer
+		if err := catalog.DescribeView(&b, v, 5); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), "1/2 passed") {
+			t.Errorf("%d shards: describe counts checks per shard:\n%s", shards, b.String())
+		}
+	}
+	// Shard 0 committed (flagged), shard 1 still says ok: flagged.
+	a, b := rec(view, day0, 2*time.Hour, false), rec(view, day0, 2*time.Hour, false)
+	a.Shard, a.Status, a.Checks = 0, features.RunFlagged, check
+	b.Shard, b.Status = 1, ""
+	v, _ := build(t, store(t, a, b), day0.Add(5*time.Hour)).View(view)
+	if r := v.Runs[0]; r.Status != features.RunFlagged || r.FailedChecks != 1 {
+		t.Errorf("half-committed run %+v", r)
+	}
+}
+
+// A catalog judged at an instant before a version's publication does not
+// count that version as published.
+func TestFreshnessIgnoresLaterPublications(t *testing.T) {
+	const view = "user_orders"
+	r := rec(view, day0, 2*time.Hour, true) // published at day0 + 2h01
+	for _, tc := range []struct {
+		at    time.Time
+		fresh bool
+	}{
+		{day0.Add(2 * time.Hour), false},
+		{day0.Add(2*time.Hour + time.Minute), true},
+		{day0.Add(3 * time.Hour), true},
+	} {
+		v, _ := build(t, store(t, r), tc.at).View(view)
+		got := v.Freshness.LastPublishedWindowEnd != nil
+		if got != tc.fresh || v.Freshness.Stale == tc.fresh {
+			t.Errorf("at %s: freshness %+v, want published %v", tc.at, v.Freshness, tc.fresh)
+		}
+	}
+}
+
+// Each view's declared checks and policy are in the JSON export, describe
+// and the catalog model, with the latest result next to each.
+func TestDeclaredChecks(t *testing.T) {
+	const view = "user_orders"
+	reg := demo.Registry()
+	def, _ := reg.View(view)
+	r := rec(view, day0, 2*time.Hour, true)
+	r.Status = features.RunFlagged
+	r.Checks = features.RunChecks(def, 0, nil, nil) // min_rows fails on 0 rows
+	c, err := catalog.Build(context.Background(), reg, catalog.Options{Now: day0.Add(5 * time.Hour), Runs: store(t, r)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := c.View(view)
+	if len(v.Checks) != len(def.Checks) {
+		t.Fatalf("declared checks %+v, want %d", v.Checks, len(def.Checks))
+	}
+	for i, d := range v.Checks {
+		if d.Check != def.Checks[i].String() || d.Latest == nil || d.Latest.Check != string(def.Checks[i].Kind) || !d.LatestWindowEnd.Equal(day0) {
+			t.Errorf("declared check %d: %+v", i, d)
+		}
+	}
+	if v.Checks[0].Latest.Passed || v.OnCheckFailure.Offline != "flagged" || v.OnCheckFailure.Online != "skipped" {
+		t.Errorf("min_rows %+v, policy %+v", v.Checks[0].Latest, v.OnCheckFailure)
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Views []struct {
+			Name   string `json:"name"`
+			Checks []struct {
+				Check  string
+				Latest *struct{ Passed bool }
+			} `json:"checks"`
+			Policy struct{ Offline, Online string } `json:"on_check_failure"`
+		} `json:"views"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, jv := range doc.Views {
+		dv, _ := reg.View(jv.Name)
+		if len(jv.Checks) != len(dv.Checks) || jv.Policy.Offline == "" || jv.Policy.Online == "" {
+			t.Errorf("JSON view %s: checks %+v, policy %+v", jv.Name, jv.Checks, jv.Policy)
+		}
+		if jv.Name == view && (jv.Checks[0].Check != "min_rows 1" || jv.Checks[0].Latest == nil || jv.Checks[0].Latest.Passed) {
+			t.Errorf("JSON check %+v", jv.Checks[0])
+		}
+	}
+	var out bytes.Buffer
+	if err := catalog.DescribeFeature(&out, mustFeature(t, c, "spend_30d"), 5); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"skips the online push", "min_rows 1", `range [0, 100000] on feature "spend_30d"`, "FAILED min_rows: value 0, bound 1"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("describe feature lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "avg_order_value_30d") {
+		t.Errorf("describe feature shows another feature's check:\n%s", out.String())
+	}
 }

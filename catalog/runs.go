@@ -101,8 +101,10 @@ func (f Freshness) Window() string {
 func Time(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
 // summarize groups records (sorted by window end, created, shard) into one
-// Run per window, newest window first, and finds the newest published window.
-func summarize(recs []features.RunRecord) (runs []Run, lastPub *Run) {
+// Run per window, newest window first, and finds the newest window published
+// by now (a catalog judged at an earlier instant does not count versions
+// published after it).
+func summarize(recs []features.RunRecord, now time.Time) (runs []Run, lastPub *Run) {
 	for i := 0; i < len(recs); {
 		j := i
 		for j < len(recs) && recs[j].WindowEnd.Equal(recs[i].WindowEnd) {
@@ -123,7 +125,7 @@ func summarize(recs []features.RunRecord) (runs []Run, lastPub *Run) {
 		r.Versions = len(versions)
 		runs = append(runs, r)
 		for v := len(versions) - 1; v >= 0; v-- {
-			if p := version(versions[v]); p.Published != nil {
+			if p := version(versions[v]); p.Published != nil && !p.Published.After(now) {
 				p.Versions = len(versions)
 				lastPub = &p
 				break
@@ -140,72 +142,40 @@ func summarize(recs []features.RunRecord) (runs []Run, lastPub *Run) {
 
 var statusRank = map[features.RunStatus]int{features.RunOK: 0, features.RunFlagged: 1, features.RunFailed: 2}
 
-// version sums the shard records of one version of one window.
+// version sums up the shard records of one version of one window with
+// features.MergeShardRecords, the rule the checks use: counts add up, means
+// are weighted by each shard's finite values, and the window-level checks
+// and status every shard carries count once, not once per shard. A record
+// with no status (written before checks existed) counts as ok, and a zero
+// publication time as unpublished.
 func version(shards []features.RunRecord) Run {
-	r := Run{WindowEnd: shards[0].WindowEnd, Created: shards[0].Created, Shards: len(shards),
-		Status: features.RunOK, Features: map[string]FeatureRun{}}
-	published := true
-	var pubAt time.Time
-	type acc struct {
-		sum, n float64
-		min    *float64
-		max    *float64
-		hasNum bool
-	}
-	accs := map[string]*acc{}
+	m := features.MergeShardRecords(shards)
+	r := Run{WindowEnd: m.WindowEnd, Created: m.Created, Shards: len(shards), Status: features.RunOK,
+		EventsRead: m.EventsRead, Rows: m.RowsWritten, DurationMS: m.DurationMS, Features: map[string]FeatureRun{}}
+	// The status is the worst of the shards' (they agree once a run
+	// committed; a half-committed run must not look better than it is).
 	for _, s := range shards {
-		if s.Status != "" && statusRank[s.Status] > statusRank[r.Status] {
+		if statusRank[s.Status] > statusRank[r.Status] {
 			r.Status = s.Status
 		}
-		r.EventsRead += s.EventsRead
-		r.Rows += s.RowsWritten
-		r.DurationMS = max(r.DurationMS, s.DurationMS)
-		if s.Published == nil {
-			published = false
-		} else if s.Published.After(pubAt) {
-			pubAt = *s.Published
-		}
-		for _, c := range s.Checks {
-			r.Checks = append(r.Checks, c)
-			if !c.Passed {
-				r.FailedChecks++
-			}
-		}
-		for _, f := range s.Features {
-			fr := r.Features[f.Name]
-			fr.Rows += f.Rows
-			fr.Nulls += f.Nulls
-			r.Features[f.Name] = fr
-			a := accs[f.Name]
-			if a == nil {
-				a = &acc{}
-				accs[f.Name] = a
-			}
-			if f.Mean != nil {
-				n := float64(f.Rows - f.Nulls)
-				a.sum += *f.Mean * n
-				a.n += n
-				a.hasNum = true
-			}
-			if f.Min != nil && (a.min == nil || *f.Min < *a.min) {
-				a.min = f.Min
-			}
-			if f.Max != nil && (a.max == nil || *f.Max > *a.max) {
-				a.max = f.Max
-			}
+	}
+	for _, c := range m.Checks {
+		r.Checks = append(r.Checks, c)
+		if !c.Passed {
+			r.FailedChecks++
 		}
 	}
-	for name, a := range accs {
-		fr := r.Features[name]
-		if a.hasNum && a.n > 0 {
-			m := a.sum / a.n
-			fr.Mean = &m
-		}
-		fr.Min, fr.Max = a.min, a.max
-		r.Features[name] = fr
+	for _, f := range m.Features {
+		r.Features[f.Name] = FeatureRun{Rows: f.Rows, Nulls: f.Nulls, Mean: f.Mean, Min: f.Min, Max: f.Max}
 	}
-	if published && !pubAt.IsZero() {
-		r.Published = &pubAt
+	if m.Published != nil && !m.Published.IsZero() {
+		for _, s := range shards {
+			if s.Published == nil || s.Published.IsZero() {
+				return r
+			}
+		}
+		pub := *m.Published
+		r.Published = &pub
 	}
 	return r
 }

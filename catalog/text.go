@@ -80,6 +80,9 @@ func DescribeView(w io.Writer, v *View, runs int) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := writeDeclaredChecks(w, v, v.Checks); err != nil {
+		return err
+	}
 	return writeRuns(w, v, "", runs)
 }
 
@@ -103,7 +106,31 @@ func DescribeFeature(w io.Writer, f *Feature, runs int) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := writeDeclaredChecks(w, v, f.Checks()); err != nil {
+		return err
+	}
 	return writeRuns(w, v, f.Name, runs)
+}
+
+// writeDeclaredChecks prints the declared checks (of the view, or those on
+// one feature and the view-level ones) with their latest results, and the
+// view's check-failure policy.
+func writeDeclaredChecks(w io.Writer, v *View, checks []DeclaredCheck) error {
+	if len(checks) == 0 {
+		fmt.Fprintln(w, "\nchecks: none declared")
+		return nil
+	}
+	fmt.Fprintln(w, "\nchecks (on failure: "+v.OnCheckFailure.Words+")")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  DECLARED\tLATEST RESULT")
+	for _, c := range checks {
+		latest := "not run yet"
+		if c.Latest != nil {
+			latest = CheckWords(*c.Latest) + ", window ending " + Time(*c.LatestWindowEnd)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", c.Check, latest)
+	}
+	return tw.Flush()
 }
 
 // DescribeService prints one feature service: its features in words and the

@@ -88,7 +88,8 @@ SKEWFREE_OFFLINE): a view is stale when now > its newest published window end +
 cadence + lateness, and "never published" without a published run.
 
 With --json it prints the catalog export other tools read: every field of the
-registry's export, plus per view "schedule", "freshness" and "lineage", per
+registry's export, plus per view "schedule", "freshness", "lineage", "checks"
+(the declared checks with their latest results) and "on_check_failure", per
 feature "ref" and "in_words", and a top-level "lineage" edge list.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

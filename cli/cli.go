@@ -136,9 +136,9 @@ UTC day, under --out (default SKEWFREE_SOURCE). The same flags always give the s
 
 func trainingSetCmd(reg *features.Registry) *cobra.Command {
 	var (
-		entities, featList, service, out, offline, visibility string
-		asKnownAt                                             bool
-		budgetMB                                              int64
+		entities, featList, service, out, offline, visibility, source string
+		asKnownAt                                                     bool
+		budgetMB                                                      int64
 	)
 	c := &cobra.Command{
 		Use:   "training-set --entities FILE.parquet|FILE.csv (--features view:feat,... | --service NAME) --out FILE.parquet",
@@ -167,7 +167,12 @@ row is kept, in order. Feature columns are named view__feature.
 With --as-known-at a history row's version must also have been published (all its
 rows online) by T, so the row holds what the reader service returned at T, and
 values computed after T (backfills, corrections) never leak into it. Files of other
-tools count as known at their rows' created_timestamp (null: never).`,
+tools count as known at their rows' created_timestamp (null: never).
+
+Fresh (streaming) views are computed from their logged source events (--source)
+by the rule of docs/format/fresh.md: at T, an event counts from its ingest time
+with --as-known-at (exactly as online), else from its event time plus the view's
+ingest delay.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if entities == "" || out == "" {
@@ -202,8 +207,19 @@ tools count as known at their rows' created_timestamp (null: never).`,
 			if err != nil {
 				return err
 			}
+			var sources trainingset.LoggedEvents
+			for _, r := range resolved {
+				if v, _ := reg.View(r.View); v != nil && v.Fresh != nil && sources == nil {
+					s, err := parquet.OpenSources(pick(source, "SKEWFREE_SOURCE", app.DefaultSource))
+					if err != nil {
+						return err
+					}
+					sources = s
+				}
+			}
 			st, err := trainingset.Build(cmd.Context(), reg, store, trainingset.Options{
 				Entities: entities, Features: resolved, Out: out, Visibility: vis, AsKnownAt: asKnownAt, MemoryBudget: budgetMB << 20,
+				Sources: sources,
 			})
 			if err != nil {
 				return err
@@ -221,6 +237,7 @@ tools count as known at their rows' created_timestamp (null: never).`,
 	c.Flags().BoolVar(&asKnownAt, "as-known-at", false, "also require the history row's version to be published by the entity row's event_timestamp")
 	c.Flags().StringVar(&visibility, "visibility", "available", "when a history row becomes visible: available (event_timestamp + lateness <= T) or feast (event_timestamp <= T)")
 	c.Flags().Int64Var(&budgetMB, "memory-budget-mb", 1024, "join state budget; larger entity tables are split by key hash")
+	c.Flags().StringVar(&source, "source", "", "raw data root (file://path) for fresh views' logged events; default SKEWFREE_SOURCE")
 	return c
 }
 

@@ -37,6 +37,7 @@ import (
 	"github.com/skewfree/skewfree/devserver"
 	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/features/demo"
+	"github.com/skewfree/skewfree/push"
 	"github.com/skewfree/skewfree/serving"
 	"github.com/skewfree/skewfree/serving/catalogsync"
 	"github.com/skewfree/skewfree/serving/grpcapi"
@@ -71,6 +72,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	servingAddr := flag.String("serving-addr", "127.0.0.1:6566", "reader service address")
 	grpcAddr := flag.String("grpc-addr", config.DefaultServingGRPCAddr, `reader service gRPC address; "" or none: no gRPC`)
 	catalogAddr := flag.String("catalog-addr", web.DefaultAddr, "catalog web page address")
+	pushAddr := flag.String("push-addr", "127.0.0.1:6568", "push service address (POST /push)")
 	users := flag.Int("users", 1000, "sample users")
 	days := flag.Int("days", 7, "days to backfill")
 	cloud := flag.Bool("cloud", os.Getenv("CLOUD") == "1", "keep the offline store and raw data on an in-process fake Cloud Storage (gs://"+devBucket+"/...), as on Google Cloud; also CLOUD=1")
@@ -188,7 +190,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	reader, err := serving.New(served, stores.Online, serving.Options{CacheEntries: 100_000, Logger: log})
+	coalesce, err := config.ServingCoalesceFromEnv(nil) // on unless SKEWFREE_SERVING_COALESCE=false
+	if err != nil {
+		return err
+	}
+	reader, err := serving.New(served, stores.Online, serving.Options{CacheEntries: 100_000, Logger: log, Coalesce: coalesce})
 	if err != nil {
 		return err
 	}
@@ -253,6 +259,30 @@ func run(ctx context.Context, log *slog.Logger) error {
 		}
 	}()
 
+	// The push service, as push/server runs it, and sample traffic into
+	// it: the fresh view user_live moves every second.
+	pusher, err := push.New(reg, stores.Sources, stores.Online, push.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	pl, err := net.Listen("tcp", *pushAddr)
+	if err != nil {
+		return fmt.Errorf("push service: %w (try -push-addr)", err)
+	}
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := httpapi.Serve(ctx, pl, push.Handler(pusher, push.HandlerOptions{Logger: log}), 5*time.Second); err != nil {
+			log.Error("push service", "error", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := runTraffic(ctx, pusher, log); err != nil {
+			log.Error("sample traffic stopped", "error", err)
+		}
+	}()
+
 	log.Info("backfilling the last days of every view", "days", *days)
 	if err := backfillAll(ctx, c, reg, workflows.Project(cfg.Project), *days, log); err != nil {
 		return err
@@ -260,7 +290,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 
 	fmt.Print(banner(bannerInfo{
 		UI: ts.UIURL(), Namespace: ts.Namespace(), Temporal: ts.FrontendAddr(), TaskQueue: workflows.Project(cfg.Project).TaskQueue(), Project: cfg.Project,
-		Serving: l.Addr().String(), GRPC: grpcServing, Catalog: cl.Addr().String(), RedisURL: redisURL, Offline: cfg.Offline, Users: []string{demo.UserID(1), demo.UserID(2)},
+		Serving: l.Addr().String(), Push: pl.Addr().String(), GRPC: grpcServing, Catalog: cl.Addr().String(), RedisURL: redisURL, Offline: cfg.Offline, Users: []string{demo.UserID(1), demo.UserID(2)},
 		From: today.Add(-48 * time.Hour), To: today,
 		TrainingSet: trainingSetCommand(*state, cfg.Offline, emulator), LabelsCSV: filepath.Join(*state, sample.EntitiesCSV), LabelsParquet: sample.EntitiesParquet,
 	}))

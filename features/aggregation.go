@@ -56,6 +56,8 @@ func (p *Predicate) String() string {
 	return fmt.Sprintf("%s %s %s", p.Column, p.Op, p.Value)
 }
 
+func (p *Predicate) matchRow(c *Column, r int) bool { return p.match(c.Value(r)) }
+
 func (p *Predicate) match(v Value) bool {
 	if v.IsNull() {
 		return false
@@ -156,73 +158,11 @@ func zeroOf(t Type) Value {
 }
 
 // aggregate computes a over rows (indexes into f, in time order) whose time is
-// in [from, to).
-func (a *Aggregation) aggregate(f *Frame, rows []int, from, to int64, col, where *Column) Value {
-	var (
-		n        int64
-		isum     int64
-		fsum     float64
-		best     Value
-		distinct map[Value]struct{}
-	)
-	for _, r := range rows {
-		t := f.Time[r]
-		if t < from || t >= to {
-			continue
-		}
-		if where != nil && !a.Where.match(where.Value(r)) {
-			continue
-		}
-		if a.Kind == Count {
-			n++
-			continue
-		}
-		if !col.Valid[r] {
-			continue
-		}
-		switch a.Kind {
-		case Sum, Mean:
-			n++
-			if col.Type == Int64 {
-				isum += col.Ints[r]
-				fsum += float64(col.Ints[r])
-			} else {
-				fsum += col.Floats[r]
-			}
-		case Min, Max:
-			v := col.Value(r)
-			if best.IsNull() {
-				best = v
-				continue
-			}
-			c, _ := v.Compare(best)
-			if (a.Kind == Min && c < 0) || (a.Kind == Max && c > 0) {
-				best = v
-			}
-		case Last:
-			best = col.Value(r) // rows are in time order: the newest wins
-		case DistinctCount:
-			if distinct == nil {
-				distinct = make(map[Value]struct{})
-			}
-			distinct[col.Value(r)] = struct{}{}
-		}
-	}
-	switch a.Kind {
-	case Count:
-		return IntValue(n)
-	case Sum:
-		if col.Type == Int64 {
-			return IntValue(isum)
-		}
-		return FloatValue(fsum)
-	case Mean:
-		if n == 0 {
-			return Null
-		}
-		return FloatValue(fsum / float64(n))
-	case DistinctCount:
-		return IntValue(int64(len(distinct)))
-	}
-	return best
+// in [from, to), through the aggregation's state (aggState): in batch mode
+// for batch views, in fresh mode for a fresh view's batch windows, so they
+// agree with its tiles.
+func (a *Aggregation) aggregate(f *Frame, rows []int, from, to int64, col, where *Column, fresh bool) Value {
+	var st aggState
+	st.foldRows(a, fresh, f, rows, from, to, col, where)
+	return st.value(a, fresh)
 }

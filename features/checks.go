@@ -52,7 +52,9 @@ func MinRows(n int64) Check { return Check{Kind: CheckMinRows, Limit: float64(n)
 
 // MaxMeanChange fails when a numeric feature's mean moved by more than rel
 // (0.5: 50%) relative to the previous window's published run:
-// |mean - prev| / |prev|, or |mean| when prev is 0.
+// |mean - prev| / |prev|, or |mean| when prev is 0. A mean that vanished
+// (rows, but every value null or NaN/infinite) fails with value 1,
+// whatever rel.
 func MaxMeanChange(feature string, rel float64) Check {
 	return Check{Kind: CheckMaxMeanChange, Feature: feature, Limit: rel}
 }
@@ -215,8 +217,16 @@ func runCheck(c Check, rows int64, stats []FeatureStats, prev *RunRecord) CheckR
 		switch {
 		case !ok:
 			r.Message = "no previous published window to compare with"
-		case p.Mean == nil || st.Mean == nil:
-			r.Message = "no mean to compare (all null)"
+		case p.Mean == nil:
+			r.Message = "the previous window has no mean to compare with (all null)"
+		case st.Mean == nil && st.Rows > 0:
+			// The mean vanished: every value is null or NaN/infinite (a
+			// broken upstream that MaxNullRate does not see when the
+			// values are NaN). That is a change, whatever the bound.
+			r.Value, r.Passed = 1, false
+			r.Message = fmt.Sprintf("no mean: %d of %d values null, %d NaN or infinite; previous window's mean %g", st.Nulls, st.Rows, st.NonFinite, *p.Mean)
+		case st.Mean == nil:
+			r.Message = "no rows to compare"
 		default:
 			r.Value = relChange(*st.Mean, *p.Mean)
 			r.Passed = r.Value <= c.Limit
@@ -238,12 +248,20 @@ func runCheck(c Check, rows int64, stats []FeatureStats, prev *RunRecord) CheckR
 	return r
 }
 
-// relChange is |x - prev| / |prev|, or |x| when prev is 0.
+// relChange is |x - prev| / |prev|, or |x| when prev is 0; an overflow is
+// the largest float, so the result stays finite (JSON cannot hold ±Inf, and
+// a record that cannot be written would fail the run for the wrong reason).
 func relChange(x, prev float64) float64 {
+	var r float64
 	if prev == 0 {
-		return math.Abs(x)
+		r = math.Abs(x)
+	} else {
+		r = math.Abs(x-prev) / math.Abs(prev)
 	}
-	return math.Abs(x-prev) / math.Abs(prev)
+	if math.IsInf(r, 0) {
+		return math.MaxFloat64
+	}
+	return r
 }
 
 // FailedChecks returns the failed results of a run.

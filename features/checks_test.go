@@ -82,8 +82,13 @@ func TestRunChecks(t *testing.T) {
 		{Name: "spend", Type: features.Float64, Rows: 10, Nulls: 3, Min: f64(-2), Max: f64(50), Mean: f64(12)},
 		{Name: "cnt", Type: features.Int64, Rows: 10, Min: f64(0), Max: f64(7), Mean: f64(2)},
 		{Name: "x_nan", Type: features.Float64, Rows: 10, NonFinite: 2, Min: f64(1), Max: f64(2), Mean: f64(1.5)},
+		{Name: "all_nan", Type: features.Float64, Rows: 10, NonFinite: 10},
+		{Name: "all_null", Type: features.Float64, Rows: 10, Nulls: 10},
+		{Name: "empty", Type: features.Float64},
+		{Name: "huge", Type: features.Float64, Rows: 10, Min: f64(1e300), Max: f64(1e300), Mean: f64(1e300)},
 	}
-	prev := &features.RunRecord{RowsWritten: 8, Features: []features.FeatureStats{{Name: "spend", Mean: f64(10)}, {Name: "cnt", Mean: f64(0)}}}
+	prev := &features.RunRecord{RowsWritten: 8, Features: []features.FeatureStats{{Name: "spend", Mean: f64(10)}, {Name: "cnt", Mean: f64(0)},
+		{Name: "all_nan", Mean: f64(3)}, {Name: "all_null", Mean: f64(3)}, {Name: "empty", Mean: f64(3)}, {Name: "huge", Mean: f64(1e-300)}, {Name: "x_nan"}}}
 	cases := []struct {
 		name       string
 		check      features.Check
@@ -103,6 +108,11 @@ func TestRunChecks(t *testing.T) {
 		{"mean change", features.MaxMeanChange("spend", 0.1), prev, false, 0.2, 0.1},
 		{"mean change within", features.MaxMeanChange("spend", 0.2), prev, true, 0.2, 0.2},
 		{"mean change from zero is absolute", features.MaxMeanChange("cnt", 1), prev, false, 2, 1},
+		{"mean change of an all-NaN column", features.MaxMeanChange("all_nan", 5), prev, false, 1, 5},
+		{"mean change of an all-null column", features.MaxMeanChange("all_null", 0.5), prev, false, 1, 0.5},
+		{"mean change of an empty window", features.MaxMeanChange("empty", 0.5), prev, true, 0, 0.5},
+		{"mean change without a previous mean", features.MaxMeanChange("x_nan", 0.5), prev, true, 0, 0.5},
+		{"mean change overflowing stays finite", features.MaxMeanChange("huge", 0.5), prev, false, math.MaxFloat64, 0.5},
 		{"row count change", features.MaxRowCountChange(0.2), prev, false, 0.25, 0.2},
 		{"row count change within", features.MaxRowCountChange(0.25), prev, true, 0.25, 0.25},
 		{"row count change without previous run", features.MaxRowCountChange(0), nil, true, 0, 0},

@@ -102,6 +102,11 @@ type View struct {
 	// what is computed, not how.
 	Checks         []Check
 	OnCheckFailure CheckPolicy
+
+	// Fresh (optional) makes the view fresh: pushed events update its
+	// values online within seconds, through the same aggregation code
+	// (see Fresh). Only declarative aggregations.
+	Fresh *Fresh
 }
 
 // FuncTransform is the plain Go form of a transform: it sees one entity's

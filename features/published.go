@@ -189,6 +189,12 @@ func (r *Registry) addCatalogView(cv CatalogView) error {
 		// The features, in stored order, with no code behind them: this
 		// view is only ever read.
 		Func: &FuncTransform{Features: feats, Version: "published catalog"}}
+	if cv.Fresh != nil {
+		// A fresh view's reader merges tiles: it needs the aggregations.
+		if err := freshFromCatalog(v, cv.Fresh, feats); err != nil {
+			return fail("%v", err)
+		}
+	}
 	r.views[v.Name] = v
 	r.order.views = append(r.order.views, v.Name)
 	r.prints[v.Name] = cv.Fingerprint

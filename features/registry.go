@@ -249,6 +249,11 @@ func (r *Registry) addView(v *View) error {
 			}
 		}
 	}
+	if v.Fresh != nil {
+		if err := checkFresh(v, src); err != nil {
+			return fail("%v", err)
+		}
+	}
 	if err := validateChecks(v); err != nil {
 		return err
 	}
@@ -358,6 +363,9 @@ func fingerprint(v *View, e *Entity, s *Source) string {
 		// result type, and so the layout of the values, without changing
 		// anything above.
 		Out []string
+		// Fresh is set for fresh views only, so batch views keep their
+		// fingerprints.
+		Fresh *Fresh `json:",omitempty"`
 	}{View: v.Name, Cadence: string(v.Cadence), JoinKey: e.JoinKey, KeyType: e.KeyType.String(),
 		Source: s.Name, Path: s.Path, Table: s.Table, TS: s.TimestampField, TTL: v.TTL}
 	for _, a := range v.Aggregations {
@@ -372,6 +380,10 @@ func fingerprint(v *View, e *Entity, s *Source) string {
 	}
 	for _, f := range v.Features() {
 		def.Out = append(def.Out, f.Name+":"+f.Type.String())
+	}
+	if v.Fresh != nil {
+		fr := *v.Fresh
+		def.Fresh = &fr
 	}
 	b, _ := json.Marshal(def)
 	sum := sha256.Sum256(b)
@@ -412,6 +424,8 @@ type CatalogView struct {
 	Source      string            `json:"source"`
 	Fingerprint string            `json:"fingerprint"`
 	Features    []CatalogFeature  `json:"features"`
+	// Fresh is set for fresh views only (see CatalogFresh).
+	Fresh *CatalogFresh `json:"fresh,omitempty"`
 }
 
 type CatalogService struct {
@@ -447,7 +461,7 @@ func (r *Registry) Catalog() Catalog {
 		}
 		cv := CatalogView{Name: v.Name, Entity: v.Entity, Cadence: v.Cadence, TTLSeconds: int64(v.TTL / time.Second),
 			Lateness: int64(v.Lateness / time.Second), Owner: v.Owner, Description: v.Description, Tags: tags,
-			Source: v.Source, Fingerprint: r.prints[v.Name]}
+			Source: v.Source, Fingerprint: r.prints[v.Name], Fresh: catalogFresh(v)}
 		defs := map[string]string{}
 		for _, a := range v.Aggregations {
 			d := fmt.Sprintf("%s(%s) over %s", a.Kind, a.Column, a.Window)

@@ -153,7 +153,7 @@ func ComputeWith(reg *Registry, v *View, ev *Frame, end, created time.Time, opt 
 			}
 			for i := range v.Aggregations {
 				a := &v.Aggregations[i]
-				vals[i] = a.aggregate(ev, group, endUS-a.Window.Microseconds(), endUS, binds[i].col, binds[i].where)
+				vals[i] = a.aggregate(ev, group, endUS-a.Window.Microseconds(), endUS, binds[i].col, binds[i].where, v.Fresh != nil)
 			}
 			if fn := v.Func; fn != nil {
 				if aggregated == nil {

@@ -19,6 +19,7 @@ type plan struct {
 	views    []viewPlan
 	joinKeys []joinKey
 	cols     []colPlan // per ref
+	hasFresh bool      // some view is fresh: read through fetchFresh (fresh.go)
 }
 
 type viewPlan struct {
@@ -27,6 +28,14 @@ type viewPlan struct {
 	ttl         int64 // µs; 0 = unlimited
 	fingerprint string
 	types       []features.Type // the view's features, in stored order
+	cols        []viewCol       // the requested features of this view
+	fresh       *features.View  // the view when it is fresh (served from tiles), else nil
+}
+
+// viewCol is one requested feature of a view: its column in the result
+// and its position in the view's value.
+type viewCol struct {
+	col, pos int
 }
 
 type joinKey struct {
@@ -136,6 +145,9 @@ func (r *regState) newPlan(refs []string) (*plan, error) {
 			for _, f := range v.Features() {
 				vp.types = append(vp.types, f.Type)
 			}
+			if v.Fresh != nil {
+				vp.fresh, p.hasFresh = v, true
+			}
 			vi = len(p.views)
 			viewIdx[ref.View] = vi
 			p.views = append(p.views, vp)
@@ -144,6 +156,7 @@ func (r *regState) newPlan(refs []string) (*plan, error) {
 		for pos, f := range v.Features() {
 			if f.Name == ref.Feature {
 				p.cols[i] = colPlan{view: vi, pos: pos}
+				p.views[vi].cols = append(p.views[vi].cols, viewCol{col: i, pos: pos})
 			}
 		}
 	}

@@ -3,6 +3,8 @@ package serving
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,7 +23,9 @@ type Reader struct {
 	st         atomic.Pointer[regState]
 	swapMu     sync.Mutex
 	store      Store
+	fetcher    fetcher // store, or a coalescer over it
 	opts       Options
+	coalescer  *coalescer // nil unless Options.Coalesce
 	schemaWarn warnLimiter
 
 	cache *otter.Cache[string, *entry]
@@ -61,6 +65,11 @@ type entry struct {
 
 var notFound = &entry{}
 
+// fetcher is the Fetch of a Store.
+type fetcher interface {
+	Fetch(ctx context.Context, keys []string, dst []string) ([]string, error)
+}
+
 // New returns a reader of reg's features from store. With a cache it starts
 // a goroutine that follows the store's write signal until Close.
 func New(reg *features.Registry, store Store, opts Options) (*Reader, error) {
@@ -72,7 +81,11 @@ func newReader(reg *features.Registry, store Store, opts Options, h hooks) (*Rea
 		return nil, err
 	}
 	opts.init()
-	r := &Reader{store: store, opts: opts, hooks: h}
+	r := &Reader{store: store, fetcher: store, opts: opts, hooks: h}
+	if opts.Coalesce {
+		r.coalescer = newCoalescer(store, opts.MaxBatchKeys)
+		r.fetcher = r.coalescer
+	}
 	r.st.Store(newRegState(reg, 1))
 	if opts.CacheEntries > 0 {
 		c, err := otter.New(&otter.Options[string, *entry]{
@@ -144,8 +157,12 @@ func (r *Reader) cacheSet(st *regState, key string, e *entry, gen uint64) {
 
 // Stats returns the reader's counters.
 func (r *Reader) Stats() Stats {
-	return Stats{CacheHits: r.hits.Load(), CacheMisses: r.misses.Load(), StoreErrors: r.storeErrors.Load(),
+	s := Stats{CacheHits: r.hits.Load(), CacheMisses: r.misses.Load(), StoreErrors: r.storeErrors.Load(),
 		FingerprintMismatches: r.mismatches.Load(), DefinitionNotFound: r.defNotFound.Load(), Unreadable: r.unreadable.Load()}
+	if r.coalescer != nil {
+		s.CoalescedFetches, s.CoalescedGets = r.coalescer.batches.Load(), r.coalescer.batched.Load()
+	}
+	return s
 }
 
 // Get reads features ("view:feature" references) for every entity row.
@@ -156,9 +173,15 @@ func (r *Reader) Get(ctx context.Context, featureRefs []string, entities Entitie
 	if err != nil {
 		return nil, err
 	}
+	return r.served(ctx, p, entities)
+}
+
+// served reads p for entities and, when a served log is set, hands it
+// every successful answer (Get and GetService alike).
+func (r *Reader) served(ctx context.Context, p *plan, entities Entities) (*Result, error) {
 	res, err := r.get(ctx, p, entities)
 	if err == nil && r.opts.ServedLog != nil {
-		r.opts.ServedLog.Served(r.opts.Now(), entities, res)
+		r.opts.ServedLog.Served(features.FromMicros(res.at), entities, res)
 	}
 	return res, err
 }
@@ -174,15 +197,36 @@ func (r *Reader) GetService(ctx context.Context, service string, entities Entiti
 	if err != nil {
 		return nil, err
 	}
-	return r.get(ctx, p, entities)
+	return r.served(ctx, p, entities)
 }
 
 var bufPool = sync.Pool{New: func() any { return new(buffers) }}
 
+// buffers are one call's scratch space, reused across calls so that a Get
+// allocates little more than its Result.
 type buffers struct {
-	keys, raw []string
-	miss      []int
+	keyBytes []byte
+	keyEnds  []int
+	keys     []string
+	raw      []string
+	miss     []int
+	entries  []*entry
+	vals     []features.Value // one value's features, for views too wide for fill's stack
+	status   []Status
+	times    []time.Time
 }
+
+// release drops what would pin memory of this call and returns buf to the
+// pool. raw and vals hold the call's values; keeping them until they are
+// overwritten costs less than clearing them.
+func (buf *buffers) release() {
+	clear(buf.entries)
+	bufPool.Put(buf)
+}
+
+// filled marks an (entity, view) whose values went straight into the
+// result (see fill).
+var filled = &entry{found: true}
 
 func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, error) {
 	rows, err := checkEntities(p, entities)
@@ -191,20 +235,34 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 	}
 	st := p.st
 	buf := bufPool.Get().(*buffers)
-	defer bufPool.Put(buf)
+	defer buf.release()
 
-	// One key per (row, view), row-major.
+	// One key per (row, view), row-major, built in one buffer and turned
+	// into strings with one allocation.
 	nv := len(p.views)
-	keys := buf.keys[:0]
+	prefix := r.store.Prefix()
+	kb, ends := buf.keyBytes[:0], buf.keyEnds[:0]
 	for i := range rows {
 		for _, v := range p.views {
 			jk := p.joinKeys[v.key]
 			kv := entities[jk.name][i]
-			keys = append(keys, onlinecodec.Key(r.store.Prefix(), v.name, jk.typ, features.Key{Int: kv.Int64(), Str: kv.Str()}))
+			kb = onlinecodec.AppendKey(kb, prefix, v.name, jk.typ, features.Key{Int: kv.Int64(), Str: kv.Str()})
+			ends = append(ends, len(kb))
 		}
 	}
+	buf.keyBytes, buf.keyEnds = kb, ends
+	all := string(kb)
+	keys := buf.keys[:0]
+	for i, e := range ends {
+		s := 0
+		if i > 0 {
+			s = ends[i-1]
+		}
+		keys = append(keys, all[s:e])
+	}
 	buf.keys = keys
-	entries := make([]*entry, len(keys))
+	entries := slices.Grow(buf.entries[:0], len(keys))[:len(keys)]
+	buf.entries = entries
 	miss := buf.miss[:0]
 	if r.cache != nil && r.live.Load() {
 		for i, k := range keys {
@@ -222,16 +280,36 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 		}
 	}
 	buf.miss = miss
+
+	res := &Result{Features: p.refs, JoinKeys: make([]string, len(p.joinKeys)), Rows: make([][]FeatureValue, rows)}
+	for i, k := range p.joinKeys {
+		res.JoinKeys[i] = k.name
+	}
+	nc := len(p.cols)
+	cells := make([]FeatureValue, rows*nc)
+	for i := range rows {
+		res.Rows[i] = cells[i*nc : (i+1)*nc : (i+1)*nc]
+	}
+	var now int64 // TTLs are measured when the values have arrived
+
 	if len(miss) > 0 {
 		gen := r.gen.Load()
-		fetch := keys
-		if len(miss) < len(keys) {
-			fetch = make([]string, len(miss))
-			for j, i := range miss {
-				fetch[j] = keys[i]
+		var raw []string
+		var err error
+		if p.hasFresh {
+			// Fresh views' tiles in the same round trip (fresh.go); miss
+			// keeps the other positions.
+			miss, raw, err = r.fetchFresh(ctx, p, entities, keys, miss, entries, buf.raw)
+		} else {
+			fetch := keys
+			if len(miss) < len(keys) {
+				fetch = make([]string, len(miss))
+				for j, i := range miss {
+					fetch[j] = keys[i]
+				}
 			}
+			raw, err = r.fetcher.Fetch(ctx, fetch, buf.raw) // coalesced when Options.Coalesce
 		}
-		raw, err := r.store.Fetch(ctx, fetch, buf.raw)
 		buf.raw = raw
 		if err != nil {
 			if ctx.Err() != nil {
@@ -240,34 +318,22 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 			r.storeErrors.Add(1)
 			return nil, fmt.Errorf("serving: %w: %w", ErrUnavailable, err)
 		}
-		// Without a cache, entries live only for this call: decode them all
-		// into one slice rather than one allocation each. (Cached entries
-		// get their own, or one would pin a whole request's values.)
-		var backing []features.Value
-		if r.cache == nil {
-			n := 0
-			for _, i := range miss {
-				n += len(p.views[i%nv].types)
-			}
-			backing = make([]features.Value, 0, n)
-		}
+		now = features.Micros(r.opts.Now())
 		var later []int // positions in miss of values that wait for a schema
 		for j, i := range miss {
-			var dst []features.Value
-			if backing != nil {
-				dst = backing[len(backing):len(backing):cap(backing)]
+			v := &p.views[i%nv]
+			if r.cache == nil && r.fill(raw[j], v, res.Rows[i/nv], now, buf) {
+				entries[i] = filled
+				continue
 			}
-			e := r.decode(st, raw[j], &p.views[i%nv], dst)
+			e := r.decode(st, raw[j], v, nil)
 			if e == nil {
 				later = append(later, j)
 				continue
 			}
-			if backing != nil && e.found && e.missing == nil {
-				backing = backing[:len(backing)+len(e.vals)]
-			}
 			entries[i] = e
 			if r.cache != nil {
-				r.cacheSet(st, keys[i], e, gen)
+				r.cacheSet(st, strings.Clone(keys[i]), e, gen)
 			}
 		}
 		// Values of a definition not met before: one more round trip per
@@ -300,28 +366,28 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 			e := r.decodeWith(st, raw[j], v, nil, m)
 			entries[i] = e
 			if r.cache != nil {
-				r.cacheSet(st, keys[i], e, gen)
+				r.cacheSet(st, strings.Clone(keys[i]), e, gen)
 			}
 		}
 	}
 
-	res := &Result{Features: p.refs, JoinKeys: make([]string, len(p.joinKeys)), Rows: make([][]FeatureValue, rows)}
-	for i, k := range p.joinKeys {
-		res.JoinKeys[i] = k.name
+	if len(miss) == 0 {
+		now = features.Micros(r.opts.Now())
 	}
-	now := features.Micros(r.opts.Now())
-	cells := make([]FeatureValue, rows*len(p.cols))
 	var defNotFound uint64
 	// Status and event time are per (row, view): work them out once.
-	status := make([]Status, nv)
-	times := make([]time.Time, nv)
+	status := slices.Grow(buf.status[:0], nv)[:nv]
+	times := slices.Grow(buf.times[:0], nv)[:nv]
+	buf.status, buf.times = status, times
 	for i := range rows {
+		todo := false
 		for v := range nv {
 			e := entries[i*nv+v]
 			status[v], times[v] = NotFound, time.Time{}
-			if !e.found {
+			if e == filled || !e.found {
 				continue
 			}
+			todo = true
 			times[v] = features.FromMicros(e.h.EventMicros)
 			if ttl := p.views[v].ttl; ttl > 0 && now-ttl > e.h.EventMicros {
 				status[v] = OutsideMaxAge
@@ -329,12 +395,15 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 				status[v] = Present
 			}
 		}
-		row := cells[i*len(p.cols) : (i+1)*len(p.cols) : (i+1)*len(p.cols)]
+		if !todo {
+			continue // every cell is filled or NOT_FOUND (the zero cell)
+		}
+		row := res.Rows[i]
 		for j, c := range p.cols {
-			row[j].Status, row[j].EventTime = status[c.view], times[c.view]
 			if status[c.view] == NotFound {
 				continue
 			}
+			row[j].Status, row[j].EventTime = status[c.view], times[c.view]
 			e := entries[i*nv+c.view]
 			if e.missing != nil && e.missing[c.pos] {
 				row[j].Status, row[j].EventTime = NotFound, time.Time{}
@@ -345,12 +414,58 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 				row[j].Value = e.vals[c.pos]
 			}
 		}
-		res.Rows[i] = row
 	}
 	if defNotFound > 0 {
 		r.defNotFound.Add(defNotFound)
 	}
+	res.at = now
 	return res, nil
+}
+
+// fill is the fast path of a read without a cache: it decodes a value of
+// the view's current definition straight into row's cells, through a
+// buffer on the stack (buf's, for views wider than it). It reports false, having written nothing, for anything
+// else (missing, corrupt, another definition), which decode handles.
+func (r *Reader) fill(raw string, v *viewPlan, row []FeatureValue, now int64, buf *buffers) bool {
+	if raw == "" {
+		return false
+	}
+	// Decoding onto the stack spares the write barriers that copying
+	// values (they hold string pointers) into heap memory costs while the
+	// collector runs, which with a small heap is most of the time.
+	var (
+		stack [64]features.Value
+		h     onlinecodec.Header
+		vals  []features.Value
+		err   error
+	)
+	if len(v.types) <= len(stack) {
+		h, vals, err = onlinecodec.Decode(raw, stack[:0])
+	} else {
+		h, buf.vals, err = onlinecodec.Decode(raw, buf.vals)
+		vals = buf.vals
+	}
+	if err != nil || h.Fingerprint != v.fingerprint || len(vals) != len(v.types) {
+		return false
+	}
+	for i, t := range v.types {
+		if !vals[i].IsNull() && vals[i].Type() != t {
+			return false
+		}
+	}
+	t := features.FromMicros(h.EventMicros)
+	status := Present
+	if ttl := v.ttl; ttl > 0 && now-ttl > h.EventMicros {
+		status = OutsideMaxAge
+	}
+	for _, c := range v.cols {
+		cell := &row[c.col]
+		cell.Status, cell.EventTime = status, t
+		if status == Present {
+			cell.Value = vals[c.pos]
+		}
+	}
+	return true
 }
 
 // decode turns a raw value into an entry, checking it against the view's

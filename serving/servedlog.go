@@ -10,7 +10,8 @@ type ServedLog interface {
 	// the request time, the request's entity columns and its result. It
 	// runs on the request's goroutine: it must return at once (never block
 	// on I/O) and must not keep entities or res, which belong to the
-	// caller; it copies what it keeps. The request time is taken after the
-	// online read, like the time TTLs are measured against.
+	// caller; it copies what it keeps. The request time is the reader's
+	// clock after the online read, the very instant (to the µs) TTLs were
+	// measured against.
 	Served(at time.Time, entities Entities, res *Result)
 }

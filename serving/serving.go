@@ -124,6 +124,21 @@ type Options struct {
 	// ServedLog; serving/servedlog implements it). Default nil: nothing is
 	// logged, at no cost.
 	ServedLog ServedLog
+	// Coalesce shares round trips to the store between concurrent Gets:
+	// while one fetch is in flight, the fetches of Gets that arrive wait,
+	// and go out together as one (one MGET or pipeline) when it returns.
+	// There is no timer, so an idle reader adds no latency; under load,
+	// many Gets share a round trip, which saves CPU (system calls, Redis
+	// command dispatch) and raises throughput. Each Get still gets only
+	// its own values and errors: a store error fails the Gets of its
+	// round trip, a Get whose ctx ends returns at once without failing the
+	// others. The shared fetch does not carry a Get's context values, and
+	// ends when every Get waiting for it has gone (or the store's own
+	// timeouts end it). Default false (the reader service turns it on).
+	Coalesce bool
+	// MaxBatchKeys bounds the keys of one coalesced fetch; a Get with more
+	// keys than that goes alone. Default DefaultMaxBatchKeys (1024).
+	MaxBatchKeys int
 }
 
 // Validate reports options that cannot work.
@@ -133,6 +148,9 @@ func (o Options) Validate() error {
 	}
 	if o.CacheTTL < 0 {
 		return fmt.Errorf("serving: cache TTL %s is negative", o.CacheTTL)
+	}
+	if o.MaxBatchKeys < 0 {
+		return fmt.Errorf("serving: max batch keys %d is negative", o.MaxBatchKeys)
 	}
 	return nil
 }
@@ -146,6 +164,9 @@ func (o *Options) init() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.MaxBatchKeys == 0 {
+		o.MaxBatchKeys = DefaultMaxBatchKeys
 	}
 }
 
@@ -187,6 +208,9 @@ type Result struct {
 	// their first view in Features.
 	JoinKeys []string
 	Rows     [][]FeatureValue
+	// at is the reader's clock that TTLs were measured against (µs): the
+	// request time the served log records.
+	at int64
 }
 
 // Stats are counters since the reader started.
@@ -199,4 +223,7 @@ type Stats struct {
 	// feature of that name and type (or is unknown, or StrictFingerprint).
 	DefinitionNotFound uint64
 	Unreadable         uint64 // corrupt values, or values that contradict their schema: NOT_FOUND
+	// CoalescedFetches counts store round trips shared by several Gets
+	// (Options.Coalesce), CoalescedGets the Gets they answered.
+	CoalescedFetches, CoalescedGets uint64
 }

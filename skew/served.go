@@ -123,7 +123,10 @@ func CheckServed(ctx context.Context, reg *features.Registry, off *parquet.Store
 		if len(rows) == 0 {
 			continue
 		}
-		id := refList(lg.Features) + "|" + keyList(lg.JoinKeys)
+		// One group per feature list and column types: a reader that
+		// follows the published catalog may serve a list under two
+		// definitions, and checkGroup checks those of the registry's.
+		id := refList(lg.Features) + "|" + keyList(lg.JoinKeys) + "|" + keyList(lg.Values)
 		g := groups[id]
 		if g == nil {
 			g = &group{refs: lg.Features, status: make([][]serving.Status, len(lg.Features))}
@@ -139,11 +142,6 @@ func CheckServed(ctx context.Context, reg *features.Registry, off *parquet.Store
 			}
 			groups[id] = g
 			order = append(order, id)
-		}
-		for j, c := range lg.Values {
-			if c.Type != g.values[j].Type {
-				return nil, fmt.Errorf("served log %s: %s is %s, %s in earlier files", path, c.Name, c.Type, g.values[j].Type)
-			}
 		}
 		for _, i := range rows {
 			g.times = append(g.times, lg.Times[i])

@@ -72,6 +72,10 @@ type Options struct {
 	// Workers reading history in parallel. Default GOMAXPROCS.
 	Workers int
 	Logger  *slog.Logger
+	// Sources holds the raw source events; required when a fresh view is
+	// requested (its values are computed from the logged events, see
+	// docs/format/fresh.md), unused otherwise.
+	Sources LoggedEvents
 }
 
 func (o *Options) init() error {
@@ -197,9 +201,18 @@ func Build(ctx context.Context, reg *features.Registry, hist History, opt Option
 		for i, c := range r.cols {
 			dst[i] = results[c]
 		}
+		key := keys[keyCol{r.ent.JoinKey, r.ent.KeyType}]
+		if r.view.Fresh != nil {
+			rows, err := freshView(ctx, reg, r.view, r.ent, key, times, r.feats, dst, opt)
+			if err != nil {
+				return st, err
+			}
+			st.HistoryRows += rows
+			opt.Logger.Debug("computed fresh view", "view", r.view.Name, "events", rows)
+			continue
+		}
 		parts := partitions(n, len(r.feats), opt)
 		st.Partitions = max(st.Partitions, parts)
-		key := keys[keyCol{r.ent.JoinKey, r.ent.KeyType}]
 		// The view's files and when each became known, once for every
 		// partition: partitions split by key hash, so each spans about the
 		// whole time range anyway.

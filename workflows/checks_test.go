@@ -132,6 +132,8 @@ func TestMaterializeCheckPolicies(t *testing.T) {
 			if err == nil || !errors.As(err, &app) || app.Type() != activities.ErrTypeCheckFailed || !app.NonRetryable() {
 				t.Fatalf("workflow error %v, want a non-retryable %s", err, activities.ErrTypeCheckFailed)
 			}
+			// What the Temporal UI shows as the workflow's failure.
+			t.Logf("workflow error (%T, type %s, non-retryable %v): %v", err, app.Type(), app.NonRetryable(), err)
 			for _, want := range []string{"view user_orders window " + e2.Format(time.RFC3339), "view check min_rows: value ", "bound 1e+06",
 				"feature spend_30d check range: value ", "bound 0.01"} {
 				if !strings.Contains(err.Error(), want) {

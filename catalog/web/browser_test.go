@@ -128,6 +128,9 @@ func TestBrowser(t *testing.T) {
 	if lines != 3 || width < 100 {
 		t.Errorf("%d charts drawn, line %.0f px wide; want 3 and a real line", lines, width)
 	}
+	if c := run(t, bctx, chromedp.Text(chromedp.ID("checks"))); !strings.Contains(c, `max_null_rate 0.05 on feature "avg_paid_amount_30d"`) || !strings.Contains(c, "skips the online push") {
+		t.Errorf("declared checks and policy %q", c)
+	}
 	shot := filepath.Join(dir, "catalog-feature.png")
 	writePNG(t, shot, run(t, bctx, chromedp.FullScreenshot(100)))
 	t.Logf("screenshots: %s and %s", index, shot)

@@ -35,7 +35,9 @@ func testRegistry(t testing.TB) *features.Registry {
 			Aggregations: []features.Aggregation{
 				{Name: "paid_orders_30d", Kind: features.Count, Window: 30 * 24 * time.Hour, Where: paid, Description: Evil},
 				{Name: "avg_paid_amount_30d", Kind: features.Mean, Column: "amount", Window: 30 * 24 * time.Hour, Where: paid, Description: "mean amount of paid orders"},
-			}},
+			},
+			// The runs below hold max_null_rate results; min_rows was added since.
+			Checks: []features.Check{features.MaxNullRate("avg_paid_amount_30d", 0.05), features.MinRows(1)}},
 		&features.View{Name: "user_clicks", Entity: "user", Source: "orders", Cadence: features.Hourly, Owner: "recsys@shop.example",
 			Description: "Clicks.", Aggregations: []features.Aggregation{{Name: "orders_1h", Kind: features.Count, Window: time.Hour, Description: "orders in the last hour"}}},
 		&features.Service{Name: "checkout_fraud", Owner: "risk@shop.example", Description: "Scores checkouts.",
@@ -131,13 +133,17 @@ func TestPages(t *testing.T) {
 		{"/feature/user_spend:avg_paid_amount_30d", 200, []string{
 			"mean of amount over orders with status = paid over the last 30 days, per user, daily at 00:00 UTC &#43; 2 h lateness", // html/template escapes "+"
 			"risk@shop.example", "domain=orders", "3 days", "2 h", `href="/service/checkout_fraud"`,
-			"fresh: window ending 2026-11-20 00:00 UTC, 10 h old", "<polyline", "25.0%", "FAILED max_null_rate on avg_paid_amount_30d"}, nil},
+			"fresh: window ending 2026-11-20 00:00 UTC, 10 h old", "<polyline", "25.0%", "FAILED max_null_rate on avg_paid_amount_30d",
+			// Declared checks, the policy and each one's latest result.
+			`<code>max_null_rate 0.05 on feature &#34;avg_paid_amount_30d&#34;</code>`, "<code>min_rows 1</code>", "not run yet",
+			"skips the online push", "✓ passed max_null_rate on avg_paid_amount_30d"}, nil},
+		{"/view/user_spend", 200, []string{`<code>max_null_rate 0.05 on feature &#34;avg_paid_amount_30d&#34;</code>`, "<code>min_rows 1</code>", `id="policy"`}, nil},
 		{"/feature/user_spend:paid_orders_30d", 200, []string{"Paid orders &lt;script&gt;window.pwned = true&lt;/script&gt;&lt;b&gt;bold?&lt;/b&gt; &amp; &#34;quotes&#34;"},
-			[]string{"<script>window.pwned", "<b>bold?</b>"}},
+			[]string{"<script>window.pwned", "<b>bold?</b>", "<code>max_null_rate"}},
 		{"/feature/paid_orders_30d", 200, []string{"user_spend:"}, nil}, // a bare name redirects
 		{"/view/user_clicks", 200, []string{"Stale.", "window ending 2026-11-19 19:00 UTC, 15 h old", "hourly at :00 UTC, no lateness"}, nil},
 		{"/service/checkout_fraud", 200, []string{"Scores checkouts.", "user_spend:avg_paid_amount_30d"}, nil},
-		{"/catalog.json", 200, []string{`"freshness"`, `"lineage"`}, nil},
+		{"/catalog.json", 200, []string{`"freshness"`, `"lineage"`, `"check": "max_null_rate 0.05 on feature \"avg_paid_amount_30d\""`, `"on_check_failure"`}, nil},
 		{"/static/style.css", 200, []string{".badge.stale"}, nil},
 		{"/feature/user_spend:avg_paid_amount_31d", 404, []string{"feature user_spend:avg_paid_amount_31d", `href="/feature/user_spend:avg_paid_amount_30d"`}, nil},
 		{"/view/user_spnd", 404, []string{`href="/view/user_spend"`}, nil},

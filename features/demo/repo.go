@@ -130,6 +130,27 @@ func Registry() *features.Registry {
 			features.Range("revenue_7d", 0, 100_000_000),
 		},
 	}
+	// A fresh view: pushed page views (make dev's traffic generator, or
+	// POST /push) update it online within a second; training sets compute
+	// the same values from the logged events (docs/format/fresh.md).
+	userLive := &features.View{
+		Name: "user_live", Entity: "user", Source: "page_views", Cadence: features.Hourly,
+		TTL: 6 * hour, Owner: "recsys-team@shop.example",
+		Description: "What each user is browsing right now: the last minutes, updated by pushed page views.",
+		Tags:        map[string]string{"domain": "browsing", "freshness": "streaming"},
+		Fresh:       &features.Fresh{Tile: time.Minute, IngestDelay: 2 * time.Second},
+		Aggregations: []features.Aggregation{
+			{Name: "page_views_5m", Kind: features.Count, Window: 5 * time.Minute, Description: "product pages viewed in the last 5 minutes, this minute included"},
+			{Name: "mobile_views_5m", Kind: features.Count, Window: 5 * time.Minute, Where: &features.Predicate{Column: "device", Op: features.Eq, Value: features.StringValue("mobile")}, Description: "page views from a phone in the last 5 minutes"},
+			{Name: "avg_dwell_seconds_5m", Kind: features.Mean, Column: "dwell_seconds", Window: 5 * time.Minute, Description: "mean time on page in the last 5 minutes; null if none measured"},
+			{Name: "distinct_products_15m", Kind: features.DistinctCount, Column: "product_id", Window: 15 * time.Minute, Description: "different products viewed in the last 15 minutes (HyperLogLog estimate)"},
+			{Name: "last_product_15m", Kind: features.Last, Column: "product_id", Window: 15 * time.Minute, Description: "product of the newest page view in the last 15 minutes"},
+		},
+		Checks: []features.Check{
+			features.Range("page_views_5m", 0, 10_000),
+			features.Range("avg_dwell_seconds_5m", 0, 3600),
+		},
+	}
 	fraud := &features.Service{Name: "fraud_model", Owner: "risk-team@shop.example",
 		Description: "Scores each checkout for fraud risk.",
 		Features: []string{"user_orders:order_count_7d", "user_orders:order_count_30d", "user_orders:spend_30d",
@@ -140,7 +161,7 @@ func Registry() *features.Registry {
 		Features: []string{"user_activity:page_views_24h", "user_activity:distinct_products_24h", "user_activity:avg_dwell_seconds_1h",
 			"user_orders:distinct_products_30d", "user_orders:last_order_status",
 			"product_sales:units_sold_7d", "product_sales:unique_buyers_7d", "product_sales:is_bestseller"}}
-	return r.MustRegister(user, product, orders, pageViews, userOrders, userActivity, productSales, fraud, recommender)
+	return r.MustRegister(user, product, orders, pageViews, userOrders, userActivity, productSales, userLive, fraud, recommender)
 }
 
 func hasReturned(in features.FuncInput, out []features.Value) error {

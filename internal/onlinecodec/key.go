@@ -20,21 +20,25 @@ import (
 // so a string key holding "}" still maps all its views to one slot, and the
 // key stays unambiguous because view names never hold "}".
 func Key(prefix, view string, keyType features.Type, k features.Key) string {
-	var b strings.Builder
-	b.Grow(len(prefix) + len(view) + len(k.Str) + 32)
-	b.WriteString(prefix)
-	b.WriteString(":v1:{")
+	var num [20]byte
+	b := make([]byte, 0, len(prefix)+len(view)+len(k.Str)+len(num)+8)
+	return string(AppendKey(b, prefix, view, keyType, k))
+}
+
+// AppendKey appends Key(prefix, view, keyType, k) to dst and returns it, so
+// a reader can build a request's keys in one buffer.
+func AppendKey(dst []byte, prefix, view string, keyType features.Type, k features.Key) []byte {
+	dst = append(dst, prefix...)
+	dst = append(dst, ":v1:{"...)
 	if keyType == features.String {
-		b.WriteString("s:")
-		b.WriteString(k.Str)
+		dst = append(dst, "s:"...)
+		dst = append(dst, k.Str...)
 	} else {
-		b.WriteString("i:")
-		var num [20]byte
-		b.Write(strconv.AppendInt(num[:0], k.Int, 10))
+		dst = append(dst, "i:"...)
+		dst = strconv.AppendInt(dst, k.Int, 10)
 	}
-	b.WriteString("}:")
-	b.WriteString(view)
-	return b.String()
+	dst = append(dst, "}:"...)
+	return append(dst, view...)
 }
 
 // CheckPrefix reports whether prefix can start keys: it must be non-empty

@@ -41,7 +41,9 @@ func loadDuration(b *testing.B) time.Duration {
 // way), and then the library in-process with as many goroutines doing the
 // same reads, each for loadDuration. It reports requests/s and p50/p99 of
 // both and the gRPC/library throughput ratio. Each sub-benchmark runs once
-// whatever b.N.
+// whatever b.N. The service coalesces requests (as serving/server runs
+// it); the library runs as it comes (lib-*) and with coalescing (libco-*,
+// grpc/libco).
 func BenchmarkGRPCLoad(b *testing.B) {
 	srv := testenv.StartRedis(b)
 	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr, PoolSize: 64})
@@ -66,11 +68,17 @@ func BenchmarkGRPCLoad(b *testing.B) {
 			refs = append(refs, v.Name+":"+ft.Name)
 		}
 	}
+	// The service coalesces, as serving/server runs it; the library
+	// (lib-*) runs as it comes, and with coalescing too (libco-*).
 	reader, err := serving.New(reg, store, serving.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	gs, err := grpcapi.New(reader, store, grpcapi.Options{})
+	readerCo, err := serving.New(reg, store, serving.Options{Coalesce: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	gs, err := grpcapi.New(readerCo, store, grpcapi.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -152,7 +160,15 @@ func BenchmarkGRPCLoad(b *testing.B) {
 				_, err := reader.Get(context.Background(), refs, serving.Entities{"user_id": serving.StringKeys(users[i])})
 				return err
 			})
+			libcoRate, libcoLat := run(func(_, i int) error {
+				_, err := readerCo.Get(context.Background(), refs, serving.Entities{"user_id": serving.StringKeys(users[i])})
+				return err
+			})
 			b.StopTimer()
+			b.ReportMetric(libcoRate, "libco-req/s")
+			b.ReportMetric(libcoLat.Percentile(50)/1e3, "libco-p50-µs")
+			b.ReportMetric(libcoLat.Percentile(99)/1e3, "libco-p99-µs")
+			b.ReportMetric(grpcRate/libcoRate, "grpc/libco")
 			b.ReportMetric(grpcRate, "grpc-req/s")
 			b.ReportMetric(grpcLat.Percentile(50)/1e3, "grpc-p50-µs")
 			b.ReportMetric(grpcLat.Percentile(99)/1e3, "grpc-p99-µs")

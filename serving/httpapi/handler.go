@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -139,6 +140,8 @@ func New(reg *features.Registry, reader Reader, ping Pinger, opts Options) (http
 		stat("skewfree_serving_fingerprint_mismatches_total", "Values computed by another definition of their view.", func(s serving.Stats) uint64 { return s.FingerprintMismatches }),
 		stat("skewfree_serving_definition_not_found_total", "Feature values answered NOT_FOUND because the stored value's definition has no feature of that name and type.", func(s serving.Stats) uint64 { return s.DefinitionNotFound }),
 		stat("skewfree_serving_unreadable_values_total", "Stored values that could not be decoded or no longer fit their view.", func(s serving.Stats) uint64 { return s.Unreadable }),
+		stat("skewfree_serving_coalesced_fetches_total", "Redis round trips shared by several requests (request coalescing).", func(s serving.Stats) uint64 { return s.CoalescedFetches }),
+		stat("skewfree_serving_coalesced_requests_total", "Requests whose values came in a shared Redis round trip.", func(s serving.Stats) uint64 { return s.CoalescedGets }),
 		catalogInfo{h.registry},
 	} {
 		if err := opts.Registerer.Register(c); err != nil {
@@ -160,7 +163,12 @@ func New(reg *features.Registry, reader Reader, ping Pinger, opts Options) (http
 }
 
 func (h *handler) getOnlineFeatures(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	// The body is read into a pooled buffer: nothing decoded from it
+	// keeps a reference (DecodeRequest copies what it keeps).
+	bp := h.bufs.Get().(*[]byte)
+	defer h.putBuf(bp)
+	body, err := readBody(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes), (*bp)[:0])
+	*bp = body
 	if err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
@@ -184,14 +192,42 @@ func (h *handler) getOnlineFeatures(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(err), err.Error())
 		return
 	}
-	bp := h.bufs.Get().(*[]byte)
-	out := appendResponse((*bp)[:0], &req, res)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	op := h.bufs.Get().(*[]byte)
+	defer h.putBuf(op)
+	out := appendResponse((*op)[:0], &req, res)
+	*op = out
+	hdr := w.Header()
+	hdr["Content-Type"] = jsonContentType
+	hdr["Content-Length"] = []string{strconv.Itoa(len(out))}
 	_, _ = w.Write(out)
-	if cap(out) <= 4<<20 { // do not pin huge buffers
-		*bp = out
+}
+
+// jsonContentType is shared by every response: net/http only reads it.
+var jsonContentType = []string{"application/json"}
+
+func (h *handler) putBuf(bp *[]byte) {
+	if cap(*bp) <= 4<<20 { // do not pin huge buffers
 		h.bufs.Put(bp)
+	}
+}
+
+// readBody appends all of r to dst, growing it as io.ReadAll does.
+func readBody(r io.Reader, dst []byte) ([]byte, error) {
+	if cap(dst) < 4096 {
+		dst = make([]byte, 0, 4096)
+	}
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
 	}
 }
 
@@ -250,11 +286,25 @@ func (s *statusWriter) WriteHeader(code int) {
 }
 
 func (h *handler) observe(path string, next http.Handler) http.Handler {
+	// The 200 series is looked up once, at its first use (so /metrics
+	// shows no series before a request); others on each request.
+	var ok atomic.Pointer[prometheus.Observer]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		h.latency.WithLabelValues(path, strconv.Itoa(sw.code)).Observe(time.Since(start).Seconds())
+		d := time.Since(start).Seconds()
+		if sw.code != http.StatusOK {
+			h.latency.WithLabelValues(path, strconv.Itoa(sw.code)).Observe(d)
+			return
+		}
+		o := ok.Load()
+		if o == nil {
+			obs := h.latency.WithLabelValues(path, "200")
+			o = &obs
+			ok.Store(o)
+		}
+		(*o).Observe(d)
 	})
 }
 

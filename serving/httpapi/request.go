@@ -39,14 +39,32 @@ var errTooLarge = feastapi.ErrTooLarge
 // error names the problem and is a client mistake; those wrapping
 // errTooLarge exceed a limit.
 func DecodeRequest(body []byte, joinKeys map[string]features.Type, maxEntities int) (Request, error) {
+	w, ok := fastDecode(body)
+	if !ok {
+		var err error
+		if w, err = decodeWire(body); err != nil {
+			return Request{}, err
+		}
+	}
+	return w.check(joinKeys, maxEntities)
+}
+
+// decodeWire parses body with encoding/json: the reference for every
+// input, and the one whose errors clients see.
+func decodeWire(body []byte) (wireRequest, error) {
 	var w wireRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&w); err != nil {
-		return Request{}, fmt.Errorf("malformed JSON: %v", err)
+		return wireRequest{}, fmt.Errorf("malformed JSON: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return Request{}, fmt.Errorf("malformed JSON: trailing data after the request object")
+		return wireRequest{}, fmt.Errorf("malformed JSON: trailing data after the request object")
 	}
+	return w, nil
+}
+
+// check turns a parsed body into a Request, checking it.
+func (w *wireRequest) check(joinKeys map[string]features.Type, maxEntities int) (Request, error) {
 	req := Request{FullFeatureNames: w.FullFeatureNames}
 	var err error
 	if req.Features, req.FeatureService, err = feastapi.Select(w.Features, w.FeatureService); err != nil {

@@ -44,6 +44,7 @@ func appendResponse(b []byte, req *Request, res *serving.Result) []byte {
 	}
 	b = append(b, `]},"results":[`...)
 	rows := len(res.Rows)
+	var ts lastTime
 	for k, jk := range res.JoinKeys {
 		if k > 0 {
 			b = append(b, ',')
@@ -86,7 +87,7 @@ func appendResponse(b []byte, req *Request, res *serving.Result) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendTime(b, res.Rows[i][j].EventTime)
+			b = ts.append(b, res.Rows[i][j].EventTime)
 		}
 		b = append(b, "]}"...)
 	}
@@ -101,6 +102,23 @@ func appendRepeated(b []byte, s string, n int) []byte {
 		b = append(b, s...)
 	}
 	return b
+}
+
+// lastTime formats event timestamps, reusing the previous one's text: the
+// features of one view share their row's timestamp, and formatting was a
+// visible part of the handler's profile.
+type lastTime struct {
+	t    time.Time
+	text []byte // "" before the first
+	buf  [40]byte
+}
+
+func (l *lastTime) append(b []byte, t time.Time) []byte {
+	if l.text == nil || !t.Equal(l.t) || t.IsZero() != l.t.IsZero() {
+		l.t = t
+		l.text = appendTime(l.buf[:0], t)
+	}
+	return append(b, l.text...)
 }
 
 func appendTime(b []byte, t time.Time) []byte {

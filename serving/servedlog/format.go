@@ -89,8 +89,17 @@ func writeRecords(w io.Writer, reg *features.Registry, recs []*record, rows int)
 	return parquet.WriteTableTimes(w, cols, []string{parquet.EventTimestamp}, times, meta)
 }
 
-// keyType is a join key's type: its entity's in reg, else its values'.
+// keyType is a join key's type: its values' (checked by the reader against
+// the registry it served, see featureType), else its entity's in reg.
 func keyType(reg *features.Registry, refs []features.FeatureRef, name string, recs []*record, j int) features.Type {
+	n := len(recs[0].joinKeys)
+	for _, r := range recs {
+		for i := range r.rows {
+			if v := r.keys[i*n+j]; !v.IsNull() {
+				return v.Type()
+			}
+		}
+	}
 	if reg != nil {
 		for _, ref := range refs {
 			if v, ok := reg.View(ref.View); ok {
@@ -100,31 +109,25 @@ func keyType(reg *features.Registry, refs []features.FeatureRef, name string, re
 			}
 		}
 	}
-	n := len(recs[0].joinKeys)
-	for _, r := range recs {
-		for i := range r.rows {
-			if v := r.keys[i*n+j]; !v.IsNull() {
-				return v.Type()
-			}
-		}
-	}
 	return features.String
 }
 
-// featureType is a feature's type: reg's, else its values'.
+// featureType is a feature's type: its values' (the reader checked them
+// against the definition it served them under, which may be newer than reg
+// once the reader follows the published catalog), else reg's, else String.
 func featureType(reg *features.Registry, ref features.FeatureRef, recs []*record, j int) features.Type {
-	if reg != nil {
-		if v, ok := reg.View(ref.View); ok {
-			if f, ok := v.Feature(ref.Feature); ok {
-				return f.Type
-			}
-		}
-	}
 	n := len(recs[0].refs)
 	for _, r := range recs {
 		for i := range r.rows {
 			if v := r.vals[i*n+j].Value; !v.IsNull() {
 				return v.Type()
+			}
+		}
+	}
+	if reg != nil {
+		if v, ok := reg.View(ref.View); ok {
+			if f, ok := v.Feature(ref.Feature); ok {
+				return f.Type
 			}
 		}
 	}

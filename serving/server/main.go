@@ -16,6 +16,8 @@
 //	SKEWFREE_CATALOG_POLL   5s: how often to look for a newly published catalog
 //	SKEWFREE_SERVED_LOG_RATE  fraction of entity keys whose served rows are logged (0: off)
 //	SKEWFREE_OFFLINE        offline root the served log goes under (<root>/_served)
+//	SKEWFREE_SERVING_COALESCE  true (default): concurrent requests share Redis
+//	                        round trips (serving.Options.Coalesce); false: one each
 //
 // With the published catalog (the default) it needs no rebuild for a new
 // feature: `starter apply` publishes the registry's catalog, and the service
@@ -70,6 +72,7 @@ type settings struct {
 	maxBody     int64
 	grace       time.Duration
 	servedRate  float64
+	coalesce    bool
 }
 
 // parseSettings reads the environment through package config, then flags.
@@ -81,6 +84,8 @@ func parseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 	}
 	cat, envErr := config.ServingCatalogFromEnv(getenv)
 	s.catalog = cat
+	coalesce, coalesceErr := config.ServingCoalesceFromEnv(getenv)
+	s.coalesce = coalesce
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Var(secretURL{&s.cfg.RedisURL}, "redis", "Redis URL ($"+config.EnvRedisURL+")")
@@ -100,14 +105,21 @@ func parseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 		rate = r
 		return err
 	})
+	fs.BoolVar(&s.coalesce, "coalesce", s.coalesce, "share Redis round trips between concurrent requests ($"+config.EnvServingCoalesce+"; default true)")
 	fs.StringVar(&s.cfg.Offline, "offline", s.cfg.Offline, "offline root (file://path) the served log is written under ($"+config.EnvOffline+")")
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}
-	pollFlag := false
-	fs.Visit(func(f *flag.Flag) { pollFlag = pollFlag || f.Name == "catalog-poll" })
+	pollFlag, coalesceFlag := false, false
+	fs.Visit(func(f *flag.Flag) {
+		pollFlag = pollFlag || f.Name == "catalog-poll"
+		coalesceFlag = coalesceFlag || f.Name == "coalesce"
+	})
 	if envErr != nil && !pollFlag { // a bad variable matters unless a flag overrides it
 		return s, envErr
+	}
+	if coalesceErr != nil && !coalesceFlag {
+		return s, coalesceErr
 	}
 	if err := s.catalog.Validate(); err != nil {
 		return s, err
@@ -183,7 +195,7 @@ func run() error {
 		serve = append(serve, func(ctx context.Context) error { return g.Serve(ctx, gl, s.grace) })
 	}
 	log.Info("serving", "addr", l.Addr().String(), "grpc", grpcAddr, "project", s.cfg.Project, "prefix", svc.store.Prefix(), "redis", redisstore.Redact(s.cfg.RedisURL),
-		"registry", s.catalog.Registry, "catalog_version", svc.reader.Registry().CatalogVersion(), "served_log_rate", s.servedRate)
+		"registry", s.catalog.Registry, "catalog_version", svc.reader.Registry().CatalogVersion(), "served_log_rate", s.servedRate, "coalesce", s.coalesce)
 	return serveAll(ctx, serve...)
 }
 
@@ -228,7 +240,8 @@ func newService(ctx context.Context, s settings, client goredis.UniversalClient,
 	if s.servedRate > 0 {
 		sl = served
 	}
-	reader, err := serving.New(reg, store, serving.Options{CacheEntries: s.cache, CacheTTL: s.cacheTTL, Logger: log, ServedLog: sl})
+	reader, err := serving.New(reg, store, serving.Options{CacheEntries: s.cache, CacheTTL: s.cacheTTL, Logger: log, ServedLog: sl,
+		Coalesce: s.coalesce})
 	if err != nil {
 		served.Close()
 		return nil, err
