@@ -210,7 +210,7 @@ ingest delay.`,
 			var sources trainingset.LoggedEvents
 			for _, r := range resolved {
 				if v, _ := reg.View(r.View); v != nil && v.Fresh != nil && sources == nil {
-					s, err := parquet.OpenSources(pick(source, "SKEWFREE_SOURCE", app.DefaultSource))
+					s, _, err := app.OpenSources(cmd.Context(), pick(source, "SKEWFREE_SOURCE", app.DefaultSource))
 					if err != nil {
 						return err
 					}

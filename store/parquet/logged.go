@@ -2,9 +2,10 @@ package parquet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"time"
 
@@ -17,11 +18,14 @@ import (
 // (microseconds; null for events that were not pushed, and for every event
 // of a file without the column).
 func (s *Sources) ReadLogged(ctx context.Context, src *features.Source, from, to time.Time) (*features.Frame, error) {
-	dir := filepath.Join(s.root, src.Path)
-	if _, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("%w: source %s: %w", ErrNoSource, src.Name, err)
+	dir := filepath.ToSlash(src.Path)
+	if _, err := s.fs.List(ctx, dir); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: source %s: %s: %w", ErrNoSource, src.Name, s.fs.Location(dir), err)
+		}
+		return nil, fmt.Errorf("sources: %s: %w", src.Name, err)
 	}
-	files, err := listParquet(ctx, dir, from, to.Add(-time.Microsecond))
+	files, err := listParquet(ctx, s.fs, dir, from, to.Add(-time.Microsecond))
 	if err != nil {
 		return nil, fmt.Errorf("sources: %w", err)
 	}
@@ -36,15 +40,15 @@ func (s *Sources) ReadLogged(ctx context.Context, src *features.Source, from, to
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := readLoggedFile(path, src, lo, hi, out, ingest); err != nil {
+		if err := readLoggedFile(ctx, s.fs, path, src, lo, hi, out, ingest); err != nil {
 			return nil, fmt.Errorf("sources: %s: %w", src.Name, err)
 		}
 	}
 	return out, nil
 }
 
-func readLoggedFile(path string, src *features.Source, lo, hi int64, out *features.Frame, ingest *features.Column) (err error) {
-	f, err := OpenFile(path)
+func readLoggedFile(ctx context.Context, fsys FS, name string, src *features.Source, lo, hi int64, out *features.Frame, ingest *features.Column) (err error) {
+	f, err := openFS(ctx, fsys, name)
 	if err != nil {
 		return err
 	}

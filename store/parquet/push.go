@@ -5,7 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
 	"slices"
 	"time"
@@ -80,7 +80,7 @@ func (s *Sources) AppendPush(ctx context.Context, src *features.Source, f *featu
 		}
 		cols = append(cols, outColumn{name: IngestTimestamp, col: ing, optTime: true})
 		rel := PushFile(src, d, ingest, requestID)
-		if err := writeAtomic(filepath.Join(s.root, rel), func(w *os.File) error {
+		if err := s.fs.WriteFile(ctx, filepath.ToSlash(rel), Replace, func(w io.Writer) error {
 			return writeColumns(w, cols, part.Len(), nil)
 		}); err != nil {
 			return out, fmt.Errorf("sources: push to %s: write %s: %w", src.Name, rel, err)
@@ -90,5 +90,5 @@ func (s *Sources) AppendPush(ctx context.Context, src *features.Source, f *featu
 	return out, nil
 }
 
-// Root is the local folder of the sources.
-func (s *Sources) Root() string { return s.root }
+// Root is the location of the sources: a local folder, or gs://bucket/prefix.
+func (s *Sources) Root() string { return s.fs.Location("") }
