@@ -71,7 +71,7 @@ func TestCatalogTable(t *testing.T) {
 	// Without any store: nothing published, and reading does not create one.
 	missing := filepath.Join(t.TempDir(), "nothing-here")
 	code, out, errs = run(t, "catalog", "--offline", "file://"+missing)
-	if code != 0 || strings.Count(out, "never published") != 3 {
+	if code != 0 || strings.Count(out, "never published") != 4 {
 		t.Fatalf("code %d, %s\n%s", code, errs, out)
 	}
 	if _, err := os.Stat(missing); !os.IsNotExist(err) {
@@ -99,7 +99,7 @@ func TestCatalogJSONFreshnessAndLineage(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &cat); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"user_orders": "fresh", "user_activity": "never published", "product_sales": "stale"}
+	want := map[string]string{"user_orders": "fresh", "user_activity": "never published", "product_sales": "stale", "user_live": "never published"}
 	for _, v := range cat.Views {
 		if v.Freshness["status"] != want[v.Name] || v.Lineage.Source == "" || v.Owner == "" {
 			t.Errorf("%s: freshness %v, lineage %+v", v.Name, v.Freshness, v.Lineage)

@@ -89,7 +89,9 @@ func newProjectStack(t *testing.T, project, redisURL string) *stack {
 		redisURL = "redis://" + testenv.StartRedis(t).Addr
 	}
 	dir := t.TempDir()
-	reg := demo.Registry()
+	// The batch views: the fresh view (user_live) is fed by pushes, and
+	// fresh_test.go covers it end to end.
+	reg := registryWithout(t, demo.Registry(), "user_live")
 	// Data runs to the end of today (UTC): the newest windows the tests
 	// compute are recent enough for their TTLs, so the online store keeps
 	// them. Windows themselves always come from arguments, never the clock.
