@@ -105,6 +105,9 @@ type request struct {
 func randomRequests(reg *features.Registry, n int, rng *rand.Rand) []request {
 	var all []string
 	for _, v := range reg.Views() {
+		if v.IsFresh() {
+			continue // fresh views read their tiles in their own pipeline, never coalesced
+		}
 		for _, f := range v.Features() {
 			all = append(all, v.Name+":"+f.Name)
 		}

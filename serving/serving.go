@@ -134,7 +134,9 @@ type Options struct {
 	// round trip, a Get whose ctx ends returns at once without failing the
 	// others. The shared fetch does not carry a Get's context values, and
 	// ends when every Get waiting for it has gone (or the store's own
-	// timeouts end it). Default false (the reader service turns it on).
+	// timeouts end it). Gets that include a fresh view read their tiles in
+	// their own pipeline and are not coalesced. Default false (the reader
+	// service turns it on).
 	Coalesce bool
 	// MaxBatchKeys bounds the keys of one coalesced fetch; a Get with more
 	// keys than that goes alone. Default DefaultMaxBatchKeys (1024).
