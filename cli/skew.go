@@ -10,13 +10,14 @@ import (
 	"github.com/skewfree/skewfree/app"
 	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/skew"
+	"github.com/skewfree/skewfree/store/parquet"
 )
 
 func skewCheckCmd(reg *features.Registry) *cobra.Command {
 	var (
-		view, windowEnd, from, to, offline string
-		sample, examples                   int
-		served                             bool
+		view, windowEnd, from, to, offline, source string
+		sample, examples                           int
+		served                                     bool
 	)
 	c := &cobra.Command{
 		Use:   "skew-check --view V [--window-end T] [--sample N] | --served --from T1 --to T2",
@@ -31,7 +32,8 @@ any mismatch.
 
 skew-check --served --from T1 --to T2 reads the reader's served log (under the offline
 store's _served/ folder, see SKEWFREE_SERVED_LOG_RATE) for requests in [T1, T2), builds a
-training set --as-known-at for the logged (key, request time) rows, and reports per
+training set --as-known-at for the logged (key, request time) rows (fresh views from the
+logged source events under --source), and reports per
 feature the rates of mismatches (both PRESENT, different values), missing values (served
 PRESENT, null offline) and extra values (a value offline, served NOT_FOUND or
 OUTSIDE_MAX_AGE), with examples. Exits 1 if any is not zero.`,
@@ -54,7 +56,13 @@ OUTSIDE_MAX_AGE), with examples. Exits 1 if any is not zero.`,
 				if err != nil {
 					return err
 				}
-				rep, err := skew.CheckServed(ctx, reg, store, skew.ServedOptions{From: f, To: t, Examples: examples})
+				// Fresh views' training values come from their logged
+				// source events.
+				sources, err := parquet.OpenSources(pick(source, "SKEWFREE_SOURCE", app.DefaultSource))
+				if err != nil {
+					return err
+				}
+				rep, err := skew.CheckServed(ctx, reg, store, skew.ServedOptions{From: f, To: t, Examples: examples, Sources: sources})
 				if err != nil {
 					return err
 				}
@@ -107,6 +115,7 @@ OUTSIDE_MAX_AGE), with examples. Exits 1 if any is not zero.`,
 	c.Flags().StringVar(&to, "to", "", "with --served: last request time, RFC 3339 (exclusive)")
 	c.Flags().IntVar(&examples, "examples", 3, "with --served: example lines per feature")
 	c.Flags().StringVar(&offline, "offline", "", "with --served: offline store (file://path); default SKEWFREE_OFFLINE")
+	c.Flags().StringVar(&source, "source", "", "with --served: raw data root (file://path) for fresh views' logged events; default SKEWFREE_SOURCE")
 	return c
 }
 

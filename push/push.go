@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/skewfree/skewfree/features"
@@ -198,7 +199,8 @@ func (p *Pusher) freshViews(src *features.Source) []*features.View {
 }
 
 // tiles computes, per fresh view, entity and tile, the state of the
-// request's events there, as fields named by the request id. Tiles that no
+// request's events there, as fields named by TileFieldName (ingest time and
+// request id, as the request's file name). Tiles that no
 // read at or after the ingest time can cover are left out (they would
 // expire at once); offline they count at no such time either.
 func (p *Pusher) tiles(views []*features.View, f *features.Frame, ingest time.Time, requestID string) ([]redis.TileWrite, error) {
@@ -225,6 +227,7 @@ func (p *Pusher) tiles(views []*features.View, f *features.Frame, ingest time.Ti
 			rows[g] = append(rows[g], i)
 		}
 		fp := p.reg.Fingerprint(v.Name)
+		field := TileFieldName(ingest, requestID)
 		for _, g := range order {
 			st := features.NewTileState(v)
 			if err := st.AddEvents(v, f, rows[g]); err != nil {
@@ -240,11 +243,25 @@ func (p *Pusher) tiles(views []*features.View, f *features.Frame, ingest time.Ti
 			}
 			ws = append(ws, redis.TileWrite{
 				Key:      onlinecodec.TileKey(p.online.Prefix(), v.Name, ent.KeyType, g.key, g.start),
-				Field:    requestID,
+				Field:    field,
 				Value:    val,
 				ExpireAt: features.FromMicros(g.start + span),
 			})
 		}
 	}
 	return ws, nil
+}
+
+// TileFieldName names one request's field in a tile: its ingest time (µs
+// since the epoch, decimal), ":", its request id. A retry of a claimed
+// request (same ingest time) rewrites the same field, as it rewrites the
+// same file; after the claim has expired (ClaimTTL, or a Redis that lost
+// it) the id is a new request with a new ingest time, and its events get
+// a field of their own, as they get a file of their own. Keyed by the
+// request id alone, the later request overwrote the earlier one's field
+// (tiles outlive claims when the longest window exceeds ClaimTTL, and a
+// late retry lands in the same tiles), so serving counted events once, or
+// lost them, while the source files (and training sets) held both.
+func TileFieldName(ingest time.Time, requestID string) string {
+	return strconv.FormatInt(features.Micros(ingest), 10) + ":" + requestID
 }

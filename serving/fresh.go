@@ -29,7 +29,8 @@ type freshRead struct {
 // fetchFresh reads the values of the non-fresh positions of miss and the
 // tiles of the fresh ones in one round trip, fills entries of the fresh
 // positions with their values at the request time, and returns the
-// non-fresh positions with their raw values (as Store.Fetch would).
+// non-fresh positions with their raw values (as Store.Fetch would). now is
+// the request time T (taken by get before the read).
 //
 // The value of a fresh view at T (docs/format/fresh.md) merges, per
 // aggregation, the tiles of [floor(T, tile) - window, T) — the tiles
@@ -37,12 +38,11 @@ type freshRead struct {
 // requests ingested at or before T. Its status is PRESENT (a count of 0 is
 // a value: the entity had no events in the window) and its event_timestamp
 // is T.
-func (r *Reader) fetchFresh(ctx context.Context, p *plan, entities Entities, keys []string, miss []int, entries []*entry, dst []string) ([]int, []string, error) {
+func (r *Reader) fetchFresh(ctx context.Context, p *plan, now time.Time, entities Entities, keys []string, miss []int, entries []*entry, dst []string) ([]int, []string, error) {
 	ts, ok := r.store.(TileStore)
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: the store cannot read the tiles of fresh views", ErrUnavailable)
 	}
-	now := r.opts.Now()
 	T := features.Micros(now)
 	nv := len(p.views)
 	var fetch, tileKeys []string

@@ -291,6 +291,15 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 		res.Rows[i] = cells[i*nc : (i+1)*nc : (i+1)*nc]
 	}
 	var now int64 // TTLs are measured when the values have arrived
+	// A request with fresh views has one request time, T, taken before the
+	// read: its fresh values are computed at T (fetchFresh), and TTLs and
+	// the served log use T too, so that a training set --as-known-at at the
+	// logged time holds what was served (a push landing during the read
+	// counts at the clock's later reading, not at T).
+	var freshT time.Time
+	if p.hasFresh {
+		freshT = r.opts.Now()
+	}
 
 	if len(miss) > 0 {
 		gen := r.gen.Load()
@@ -299,7 +308,7 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 		if p.hasFresh {
 			// Fresh views' tiles in the same round trip (fresh.go); miss
 			// keeps the other positions.
-			miss, raw, err = r.fetchFresh(ctx, p, entities, keys, miss, entries, buf.raw)
+			miss, raw, err = r.fetchFresh(ctx, p, freshT, entities, keys, miss, entries, buf.raw)
 		} else {
 			fetch := keys
 			if len(miss) < len(keys) {
@@ -318,7 +327,11 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 			r.storeErrors.Add(1)
 			return nil, fmt.Errorf("serving: %w: %w", ErrUnavailable, err)
 		}
-		now = features.Micros(r.opts.Now())
+		if p.hasFresh {
+			now = features.Micros(freshT)
+		} else {
+			now = features.Micros(r.opts.Now())
+		}
 		var later []int // positions in miss of values that wait for a schema
 		for j, i := range miss {
 			v := &p.views[i%nv]
@@ -371,7 +384,9 @@ func (r *Reader) get(ctx context.Context, p *plan, entities Entities) (*Result, 
 		}
 	}
 
-	if len(miss) == 0 {
+	if p.hasFresh {
+		now = features.Micros(freshT)
+	} else if len(miss) == 0 {
 		now = features.Micros(r.opts.Now())
 	}
 	var defNotFound uint64

@@ -12,6 +12,8 @@ type ServedLog interface {
 	// on I/O) and must not keep entities or res, which belong to the
 	// caller; it copies what it keeps. The request time is the reader's
 	// clock after the online read, the very instant (to the µs) TTLs were
-	// measured against.
+	// measured against; for a request with a fresh view, the instant T
+	// its fresh values were computed at (the clock before the read), which
+	// TTLs are then measured against too.
 	Served(at time.Time, entities Entities, res *Result)
 }

@@ -25,6 +25,11 @@ type ServedOptions struct {
 	// TempDir holds the entity tables and training sets built. Default
 	// os.TempDir(); what the check writes there is removed.
 	TempDir string
+	// Sources holds the raw source events (*parquet.Sources): the training
+	// values of fresh views come from their logged events
+	// (docs/format/fresh.md). Required when the log holds a fresh view's
+	// features.
+	Sources trainingset.LoggedEvents
 }
 
 // FeatureReport counts, for one feature, how the logged served values
@@ -226,7 +231,7 @@ func checkGroup(ctx context.Context, reg *features.Registry, off *parquet.Store,
 	}); err != nil {
 		return fmt.Errorf("served skew check: entity table: %w", err)
 	}
-	if _, err := trainingset.Build(ctx, reg, off, trainingset.Options{Entities: entities, Features: known, Out: out, AsKnownAt: true}); err != nil {
+	if _, err := trainingset.Build(ctx, reg, off, trainingset.Options{Entities: entities, Features: known, Out: out, AsKnownAt: true, Sources: opts.Sources}); err != nil {
 		return fmt.Errorf("served skew check: training set: %w", err)
 	}
 	f, err := parquet.OpenFile(out)
