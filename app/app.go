@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	gbigquery "cloud.google.com/go/bigquery"
 	goredis "github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -18,6 +19,7 @@ import (
 	"github.com/skewfree/skewfree/activities"
 	"github.com/skewfree/skewfree/config"
 	"github.com/skewfree/skewfree/features"
+	bqstore "github.com/skewfree/skewfree/store/bigquery"
 	"github.com/skewfree/skewfree/store/parquet"
 	redisstore "github.com/skewfree/skewfree/store/redis"
 	"github.com/skewfree/skewfree/workflows"
@@ -50,7 +52,12 @@ type Stores struct {
 	Offline *parquet.Store
 	Sources *parquet.Sources
 	Online  *redisstore.Store // nil when disabled
+	// History is the BigQuery history (SKEWFREE_BIGQUERY) and Tables the
+	// reader of sources kept in BigQuery; both nil when not configured.
+	History *bqstore.Store
+	Tables  *bqstore.Sources
 	redis   goredis.UniversalClient
+	bq      *gbigquery.Client
 }
 
 // OpenStores opens the offline store, the sources and (unless RedisURL is
@@ -69,32 +76,44 @@ func OpenStores(ctx context.Context, reg *features.Registry, cfg Config) (*Store
 		return nil, err
 	}
 	s := &Stores{Offline: off, Sources: src}
+	if cfg.BigQuery != "" {
+		if err := s.openBigQuery(ctx, reg, cfg); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.RedisURL == "none" {
 		return s, nil
 	}
 	rc, err := redisstore.NewClient(cfg.RedisURL)
 	if err != nil {
+		s.Close()
 		return nil, err
 	}
 	online, err := redisstore.New(rc, reg, redisstore.Options{Prefix: cfg.OnlinePrefix(), Logger: cfg.Logger})
 	if err != nil {
 		rc.Close()
+		s.Close()
 		return nil, err
 	}
 	if err := online.Ping(ctx); err != nil {
 		rc.Close()
+		s.Close()
 		return nil, fmt.Errorf("online store at %s: %w", redisstore.Redact(cfg.RedisURL), err)
 	}
 	s.Online, s.redis = online, rc
 	return s, nil
 }
 
-// Close releases the Redis connections.
+// Close releases the Redis and BigQuery connections.
 func (s *Stores) Close() error {
+	var errs []error
 	if s.redis != nil {
-		return s.redis.Close()
+		errs = append(errs, s.redis.Close())
 	}
-	return nil
+	if s.bq != nil {
+		errs = append(errs, s.bq.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // onlineAdapter fits the Redis store to activities.Online.
@@ -108,6 +127,10 @@ func (o onlineAdapter) Write(ctx context.Context, view string, f *features.Frame
 // Activities builds the activities over the stores.
 func Activities(reg *features.Registry, s *Stores, logger *slog.Logger) *activities.Activities {
 	a := &activities.Activities{Registry: reg, Sources: s.Sources, Offline: s.Offline, Logger: logger}
+	if s.History != nil {
+		a.History = s.History
+		a.Sources = activities.TableSources{Files: s.Sources, Tables: s.Tables, IsTable: bqstore.IsTable}
+	}
 	if s.Online != nil {
 		a.Online = onlineAdapter{s.Online}
 	}
