@@ -179,7 +179,7 @@ func TestAppendCreatesTable(t *testing.T) {
 					}
 					continue
 				}
-				if fmt.Sprint(gotV) != want.String() {
+				if gotV != want.Any() {
 					t.Errorf("%s row %s %s: %v, want %v", tc.view, r[0], c.Name, gotV, want)
 				}
 			}

@@ -75,7 +75,7 @@ func TestSourceWindowRead(t *testing.T) {
 	}
 	var got []string
 	for i := range fr.Len() {
-		got = append(got, fmt.Sprintf("%s %s %s", fr.Columns[0].Value(i), fr.Columns[1].Value(i),
+		got = append(got, fmt.Sprintf("%v %s %s", fr.Columns[0].Value(i).Any(), fr.Columns[1].Value(i),
 			features.FromMicros(fr.Time[i]).UTC().Format(time.RFC3339Nano)))
 	}
 	want := []string{
