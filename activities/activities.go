@@ -79,7 +79,11 @@ type Activities struct {
 	Sources  pipeline.SourceReader
 	Offline  Offline
 	Online   Online // nil: offline only
-	Logger   *slog.Logger
+	// History, when set, also gets every written run's rows (BigQuery),
+	// before the offline write: a run whose rows it refuses (an
+	// incompatible table) writes nothing anywhere.
+	History History
+	Logger  *slog.Logger
 	// Metrics, when set, count rows, durations and check failures and
 	// track each view's staleness.
 	Metrics *Metrics
@@ -192,6 +196,14 @@ func (a *Activities) ComputeWindow(ctx context.Context, in ComputeInput) (Comput
 			return ComputeOutput{}, fmt.Errorf("discard failed run: %w", err)
 		}
 	} else {
+		if a.History != nil {
+			// Exactly once per run (a retry adds nothing), so a failure
+			// of the offline write below is retried safely.
+			if _, err := a.History.AppendWindow(ctx, v.Name, in.WindowEnd, in.Created, in.Shard, fr); err != nil {
+				return ComputeOutput{}, classify(fmt.Errorf("write history: %w", err))
+			}
+			activity.RecordHeartbeat(ctx, "history appended")
+		}
 		p, err := a.Offline.WriteWindow(ctx, v.Name, in.WindowEnd, in.Created, in.Shard, fr, a.Registry.Fingerprint(v.Name))
 		if err != nil {
 			return ComputeOutput{}, fmt.Errorf("write offline: %w", err)

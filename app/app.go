@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 
+	gbigquery "cloud.google.com/go/bigquery"
 	goredis "github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -19,6 +20,7 @@ import (
 	"github.com/skewfree/skewfree/activities"
 	"github.com/skewfree/skewfree/config"
 	"github.com/skewfree/skewfree/features"
+	bqstore "github.com/skewfree/skewfree/store/bigquery"
 	"github.com/skewfree/skewfree/store/parquet"
 	redisstore "github.com/skewfree/skewfree/store/redis"
 	"github.com/skewfree/skewfree/workflows"
@@ -51,8 +53,13 @@ type Stores struct {
 	Offline *parquet.Store
 	Sources *parquet.Sources
 	Online  *redisstore.Store // nil when disabled
+	// History is the BigQuery history (SKEWFREE_BIGQUERY) and Tables the
+	// reader of sources kept in BigQuery; both nil when not configured.
+	History *bqstore.Store
+	Tables  *bqstore.Sources
 	redis   goredis.UniversalClient
 	closers []io.Closer // Cloud Storage clients
+	bq      *gbigquery.Client
 }
 
 // OpenStores opens the offline store, the sources and (unless RedisURL is
@@ -72,6 +79,12 @@ func OpenStores(ctx context.Context, reg *features.Registry, cfg Config) (*Store
 		return nil, err
 	}
 	s := &Stores{Offline: off, Sources: src, closers: []io.Closer{offc, srcc}}
+	if cfg.BigQuery != "" {
+		if err := s.openBigQuery(ctx, reg, cfg); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	if cfg.RedisURL == "none" {
 		return s, nil
 	}
@@ -104,6 +117,9 @@ func (s *Stores) Close() error {
 	if s.redis != nil {
 		errs = append(errs, s.redis.Close())
 	}
+	if s.bq != nil {
+		errs = append(errs, s.bq.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -118,6 +134,10 @@ func (o onlineAdapter) Write(ctx context.Context, view string, f *features.Frame
 // Activities builds the activities over the stores.
 func Activities(reg *features.Registry, s *Stores, logger *slog.Logger) *activities.Activities {
 	a := &activities.Activities{Registry: reg, Sources: s.Sources, Offline: s.Offline, Logger: logger}
+	if s.History != nil {
+		a.History = s.History
+		a.Sources = activities.TableSources{Files: s.Sources, Tables: s.Tables, IsTable: bqstore.IsTable}
+	}
 	if s.Online != nil {
 		a.Online = onlineAdapter{s.Online}
 	}

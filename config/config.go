@@ -21,6 +21,14 @@ type Config struct {
 	RedisURL        string // SKEWFREE_REDIS_URL, default redis://127.0.0.1:6379; "none" disables the online store
 	Offline         string // SKEWFREE_OFFLINE, default file://.state/offline
 	Source          string // SKEWFREE_SOURCE, default file://.state/raw
+	// BigQuery is the dataset ("project.dataset", SKEWFREE_BIGQUERY) that
+	// materialization also appends each run's rows to, one table per view;
+	// default none (Parquet only). See ValidateBigQuery.
+	BigQuery string
+	// BigQueryEndpoint (SKEWFREE_BIGQUERY_ENDPOINT) points the BigQuery
+	// client at an emulator (http://host:port), without credentials;
+	// default: Google's API with Application Default Credentials.
+	BigQueryEndpoint string
 	// Project names the deployment (SKEWFREE_PROJECT, default "skewfree"):
 	// it qualifies schedule and workflow ids, the task queue and the Redis
 	// key prefix, so several projects share a Temporal namespace and a Redis.
@@ -80,6 +88,8 @@ const (
 	EnvRedisURL         = "SKEWFREE_REDIS_URL"
 	EnvOffline          = "SKEWFREE_OFFLINE"
 	EnvSource           = "SKEWFREE_SOURCE"
+	EnvBigQuery         = "SKEWFREE_BIGQUERY"
+	EnvBigQueryEndpoint = "SKEWFREE_BIGQUERY_ENDPOINT"
 	EnvProject          = "SKEWFREE_PROJECT"
 	EnvRedisPrefix      = "SKEWFREE_REDIS_PREFIX"
 	EnvServingAddr      = "SKEWFREE_SERVING_ADDR"
@@ -109,6 +119,8 @@ func FromEnv(getenv func(string) string) Config {
 
 		WorkerMetricsAddr: getenv(EnvWorkerMetrics),
 		ServingGRPCAddr:   getenv(EnvServingGRPCAddr),
+		BigQuery:          getenv(EnvBigQuery),
+		BigQueryEndpoint:  getenv(EnvBigQueryEndpoint),
 	}
 }
 
@@ -134,12 +146,33 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// Validate reports settings that cannot work (today: the project name).
+// Validate reports settings that cannot work: the project name and the
+// BigQuery dataset's form.
 func (c Config) Validate() error {
+	if c.BigQuery != "" {
+		if err := ValidateBigQuery(c.BigQuery); err != nil {
+			return err
+		}
+	}
 	if c.Project == "" {
 		return nil // the default
 	}
 	return ValidateProject(c.Project)
+}
+
+// bigQueryRE: a project id (lowercase letters, digits, hyphens; an older
+// one may carry a domain, "example.com:p"), a dot, a dataset id (letters,
+// digits, underscores).
+var bigQueryRE = regexp.MustCompile(`^([a-z][a-z0-9.-]*:)?[a-z][a-z0-9-]{4,28}[a-z0-9]\.[A-Za-z0-9_]+$`)
+
+// ValidateBigQuery checks the form of a SKEWFREE_BIGQUERY value:
+// "project.dataset". Whether the dataset exists is checked when the worker
+// opens it.
+func ValidateBigQuery(s string) error {
+	if !bigQueryRE.MatchString(s) {
+		return fmt.Errorf("%s=%q: want project.dataset (a Google Cloud project id, a dot, a dataset id of letters, digits and underscores)", EnvBigQuery, s)
+	}
+	return nil
 }
 
 // OnlinePrefix is the Redis key prefix of the configuration: RedisPrefix if

@@ -1,0 +1,6 @@
+package bigquery
+
+// SetAfterLoadInsert makes AppendWindow call hook after it created a load
+// job and before it waits for it; a non-nil error is returned as if the
+// worker had died there (the job runs on).
+func SetAfterLoadInsert(s *Store, hook func(jobID string) error) { s.afterLoadInsert = hook }
