@@ -37,13 +37,14 @@ type Dataset struct {
 	Project, Name string
 }
 
-// ParseDataset reads "project.dataset".
+// ParseDataset reads "project.dataset" (a domain-scoped project,
+// "example.com:p.dataset", has dots of its own: the last one splits).
 func ParseDataset(s string) (Dataset, error) {
-	p, d, ok := strings.Cut(s, ".")
-	if !ok || p == "" || d == "" || strings.Contains(d, ".") {
+	i := strings.LastIndexByte(s, '.')
+	if i <= 0 || i == len(s)-1 {
 		return Dataset{}, fmt.Errorf("bigquery dataset %q: want project.dataset", s)
 	}
-	return Dataset{Project: p, Name: d}, nil
+	return Dataset{Project: s[:i], Name: s[i+1:]}, nil
 }
 
 func (d Dataset) String() string { return d.Project + "." + d.Name }

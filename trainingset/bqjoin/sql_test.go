@@ -152,7 +152,7 @@ func TestParseDataset(t *testing.T) {
 	for _, c := range []struct {
 		in string
 		ok bool
-	}{{"proj.ds", true}, {"proj", false}, {".ds", false}, {"proj.", false}, {"a.b.c", false}} {
+	}{{"proj.ds", true}, {"example.com:proj.ds", true}, {"proj", false}, {".ds", false}, {"proj.", false}} {
 		d, err := bqjoin.ParseDataset(c.in)
 		if (err == nil) != c.ok {
 			t.Errorf("ParseDataset(%q) = %v, %v", c.in, d, err)
