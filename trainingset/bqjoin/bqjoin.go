@@ -58,7 +58,8 @@ type Options struct {
 	Features []features.FeatureRef // resolved references; required
 	// Out is the output Parquet file (written atomically), or OutTable a
 	// table of the dataset ("name") or any ("project.dataset.name"),
-	// replaced whole: the entity columns, RowColumn, then the features.
+	// replaced whole: RowColumn, the join keys, event_timestamp, the other
+	// entity columns, then the features.
 	// Exactly one; DryRun needs neither.
 	Out, OutTable string
 	Visibility    features.Visibility // as trainingset.Options.Visibility
