@@ -11,9 +11,8 @@ command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
-  exit 0
-fi
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  :
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "deps: installing ${need[*]} with apt-get" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
@@ -25,3 +24,7 @@ else
   echo "deps: missing ${need[*]}; install them (Debian/Ubuntu: sudo apt-get install -y ${need[*]})" >&2
   exit 1
 fi
+
+# The BigQuery emulator the store/bigquery tests start: built once into the
+# tools cache (clang installed when missing), then only located.
+"$(dirname "${BASH_SOURCE[0]}")/bigquery-emulator.sh" >/dev/null

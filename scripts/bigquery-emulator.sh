@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Prints the path of the BigQuery emulator binary the store/bigquery tests
+# start (internal/testenv.StartBigQuery), building it first when it is not in
+# the cache yet. The emulator links go-zetasqlite (C++ through cgo), so the
+# first build takes a long while (15-30 minutes on a small machine); later
+# calls only print the path.
+#
+# Cache: ${SKEWFREE_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/skewfree}
+# Source: the tools module in tools/bigquery-emulator (pinned version there).
+set -euo pipefail
+
+version=v0.6.6
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cache="${SKEWFREE_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/skewfree}"
+dir="$cache/bigquery-emulator-$version"
+bin="$dir/bigquery-emulator"
+
+if [ -x "$bin" ]; then
+  echo "$bin"
+  exit 0
+fi
+
+# go-zetasqlite's C++ only builds with clang.
+if ! command -v clang >/dev/null 2>&1 || ! command -v clang++ >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bigquery-emulator: installing clang with apt-get" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends clang >/dev/null
+  else
+    echo "bigquery-emulator: clang is missing; install it (Debian/Ubuntu: sudo apt-get install -y clang)" >&2
+    exit 1
+  fi
+fi
+
+mkdir -p "$dir"
+# Build to a temporary name and rename: a build killed half way never leaves
+# a binary that the next call would take as done.
+tmp="$(mktemp "$dir/bigquery-emulator.tmp.XXXXXX")"
+trap 'rm -f "$tmp"' EXIT
+echo "bigquery-emulator: building $version into $dir (first time only; this takes a while)" >&2
+start=$(date +%s)
+(
+  cd "$root/tools/bigquery-emulator"
+  CGO_ENABLED=1 CXX=clang++ CC=clang go build -o "$tmp" \
+    github.com/goccy/bigquery-emulator/cmd/bigquery-emulator
+)
+chmod +x "$tmp"
+mv -f "$tmp" "$bin"
+trap - EXIT
+echo "bigquery-emulator: built in $(( $(date +%s) - start ))s" >&2
+echo "$bin"
