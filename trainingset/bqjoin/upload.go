@@ -158,11 +158,14 @@ func writeNDJSON(w io.Writer, cols []uploadCol, n int) error {
 				buf = append(buf, '"')
 			case col.Type == features.Float64:
 				f := col.Floats[r]
-				if math.IsNaN(f) || math.IsInf(f, 0) {
-					buf = append(buf, '"')
-					buf = strconv.AppendFloat(buf, f, 'g', -1, 64)
-					buf = append(buf, '"')
-				} else {
+				switch {
+				case math.IsNaN(f):
+					buf = append(buf, `"NaN"`...)
+				case math.IsInf(f, 1):
+					buf = append(buf, `"Infinity"`...)
+				case math.IsInf(f, -1):
+					buf = append(buf, `"-Infinity"`...)
+				default:
 					buf = strconv.AppendFloat(buf, f, 'g', -1, 64)
 				}
 			case col.Type == features.String:
