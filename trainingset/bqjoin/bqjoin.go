@@ -144,7 +144,10 @@ func Build(ctx context.Context, client *gbigquery.Client, ds Dataset, reg *featu
 		}
 		return st, in.WriteParquet(opt.Out, results)
 	}
-	minT, maxT := slices.Min(in.Times), slices.Max(in.Times)
+	var minT, maxT int64 // an empty table (for OutTable) reads nothing anyway
+	if n > 0 {
+		minT, maxT = slices.Min(in.Times), slices.Max(in.Times)
+	}
 
 	// Every view's table and its columns, before anything is created.
 	dataset := client.DatasetInProject(ds.Project, ds.Name)
