@@ -25,6 +25,7 @@ import (
 	"github.com/skewfree/skewfree/pipeline"
 	"github.com/skewfree/skewfree/store/parquet"
 	"github.com/skewfree/skewfree/trainingset"
+	"github.com/skewfree/skewfree/trainingset/bqjoin"
 )
 
 // Env returns the environment variable or its default.
@@ -139,6 +140,7 @@ func trainingSetCmd(reg *features.Registry) *cobra.Command {
 		entities, featList, service, out, offline, visibility, source string
 		asKnownAt                                                     bool
 		budgetMB                                                      int64
+		bq                                                            bigQueryFlags
 	)
 	c := &cobra.Command{
 		Use:   "training-set --entities FILE.parquet|FILE.csv (--features view:feat,... | --service NAME) --out FILE.parquet",
@@ -172,11 +174,19 @@ tools count as known at their rows' created_timestamp (null: never).
 Fresh (streaming) views are computed from their logged source events (--source)
 by the rule of docs/format/fresh.md: at T, an event counts from its ingest time
 with --as-known-at (exactly as online), else from its event time plus the view's
-ingest delay.`,
+ingest delay.
+
+
+--engine bigquery runs the same join inside BigQuery on the history tables of
+SKEWFREE_BIGQUERY (project.dataset; --bigquery): the entity rows are uploaded, each
+view is one statement reading only the partitions [min T - TTL - lateness, max T],
+and the result is written to --out (Parquet) or --out-table (a table, replaced).
+--dry-run prints the bytes BigQuery would scan and writes nothing. Credentials:
+Application Default Credentials; BIGQUERY_EMULATOR_HOST=host:port targets an emulator.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if entities == "" || out == "" {
-				return fmt.Errorf("--entities and --out are required")
+			if err := bq.check(entities, out); err != nil {
+				return err
 			}
 			if (featList == "") == (service == "") {
 				return fmt.Errorf("give exactly one of --features and --service")
@@ -202,6 +212,10 @@ ingest delay.`,
 			vis, err := features.ParseVisibility(visibility)
 			if err != nil {
 				return fmt.Errorf("--visibility: %w", err)
+			}
+			if bq.engine == engineBigQuery {
+				return bq.run(cmd, reg, bqjoin.Options{Entities: entities, Features: resolved, Out: out,
+					Visibility: vis, AsKnownAt: asKnownAt})
 			}
 			store, err := openOffline(offline)
 			if err != nil {
@@ -238,6 +252,7 @@ ingest delay.`,
 	c.Flags().StringVar(&visibility, "visibility", "available", "when a history row becomes visible: available (event_timestamp + lateness <= T) or feast (event_timestamp <= T)")
 	c.Flags().Int64Var(&budgetMB, "memory-budget-mb", 1024, "join state budget; larger entity tables are split by key hash")
 	c.Flags().StringVar(&source, "source", "", "raw data root (file://path) for fresh views' logged events; default SKEWFREE_SOURCE")
+	bq.register(c)
 	return c
 }
 

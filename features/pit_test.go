@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/skewfree/skewfree/features"
+	"github.com/skewfree/skewfree/internal/pitcases"
 )
 
 // hrow is one history row for the table tests: key, event time, created time
@@ -20,9 +21,9 @@ type hrow struct {
 
 func iv(v int64) *int64 { return &v }
 
-var t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+var t0 = pitcases.T0
 
-func at(h float64) int64 { return features.Micros(t0) + int64(h*float64(time.Hour.Microseconds())) }
+func at(h float64) int64 { return pitcases.At(h) }
 
 func historyFrame(rows []hrow, withCreated bool) *features.Frame {
 	f := &features.Frame{Key: features.NewColumn("user_id", features.String, 0)}
@@ -97,80 +98,28 @@ func fillValues(j *features.AsOfJoin, n int, accs []*features.Accumulator) []fea
 	return out
 }
 
-func TestAsOfJoinCases(t *testing.T) {
-	day := 24 * time.Hour
-	cases := []struct {
-		name      string
-		ents      []erow
-		hist      []hrow
-		ttl       time.Duration
-		asKnownAt bool
-		noCreated bool
-		want      []*int64
-	}{
-		{name: "equal timestamp is visible (inclusive upper bound)",
-			ents: []erow{{key: "a", t: 24}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}},
-			want: []*int64{iv(1)}},
-		{name: "row after T is invisible",
-			ents: []erow{{key: "a", t: 24}}, hist: []hrow{{key: "a", ts: 24.0001, cr: 1, val: iv(1)}},
-			want: []*int64{nil}},
-		{name: "latest row at or before T wins",
-			ents: []erow{{key: "a", t: 50}}, hist: []hrow{{key: "a", ts: 48, cr: 48, val: iv(2)}, {key: "a", ts: 24, cr: 24, val: iv(1)}, {key: "a", ts: 72, cr: 72, val: iv(3)}},
-			want: []*int64{iv(2)}},
-		{name: "TTL edge exactly is inside (inclusive lower bound)",
-			ents: []erow{{key: "a", t: 72}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}}, ttl: 2 * day,
-			want: []*int64{iv(1)}},
-		{name: "one microsecond past TTL is outside",
-			ents: []erow{{key: "a", t: 72, plusUS: 1}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}}, ttl: 2 * day,
-			want: []*int64{nil}},
-		{name: "TTL zero is unlimited",
-			ents: []erow{{key: "a", t: 10000}}, hist: []hrow{{key: "a", ts: 1, cr: 1, val: iv(1)}},
-			want: []*int64{iv(1)}},
-		{name: "tie on event_timestamp: greatest created wins",
-			ents: []erow{{key: "a", t: 30}}, hist: []hrow{{key: "a", ts: 24, cr: 25, val: iv(1)}, {key: "a", ts: 24, cr: 29, val: iv(2)}, {key: "a", ts: 24, cr: 26, val: iv(3)}},
-			want: []*int64{iv(2)}},
-		{name: "created_timestamp never beats a newer event_timestamp",
-			ents: []erow{{key: "a", t: 30}}, hist: []hrow{{key: "a", ts: 24, cr: 29, val: iv(1)}, {key: "a", ts: 25, cr: 25, val: iv(2)}},
-			want: []*int64{iv(2)}},
-		{name: "null feature value of the winning row stays null (no fallback to older rows)",
-			ents: []erow{{key: "a", t: 30}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}, {key: "a", ts: 25, cr: 25, val: nil}},
-			want: []*int64{nil}},
-		{name: "unknown key and null key give nulls",
-			ents: []erow{{key: "zz", t: 30}, {nullKey: true, t: 30}, {key: "a", t: 30}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}, {nullKey: true, ts: 24, cr: 24, val: iv(9)}},
-			want: []*int64{nil, nil, iv(1)}},
-		{name: "duplicate entity rows each get the answer",
-			ents: []erow{{key: "a", t: 30}, {key: "a", t: 30}, {key: "a", t: 20}, {key: "a", t: 30}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}, {key: "a", ts: 12, cr: 12, val: iv(0)}},
-			want: []*int64{iv(1), iv(1), iv(0), iv(1)}},
-		{name: "rows of other keys never leak",
-			ents: []erow{{key: "a", t: 30}, {key: "b", t: 30}}, hist: []hrow{{key: "b", ts: 24, cr: 24, val: iv(2)}},
-			want: []*int64{nil, iv(2)}},
-		{name: "empty bucket carries the older best forward",
-			ents: []erow{{key: "a", t: 10}, {key: "a", t: 20}, {key: "a", t: 30}}, hist: []hrow{{key: "a", ts: 5, cr: 5, val: iv(1)}, {key: "a", ts: 25, cr: 25, val: iv(3)}},
-			want: []*int64{iv(1), iv(1), iv(3)}},
-		{name: "carried value still obeys TTL",
-			ents: []erow{{key: "a", t: 10}, {key: "a", t: 80}}, hist: []hrow{{key: "a", ts: 5, cr: 5, val: iv(1)}}, ttl: 2 * day,
-			want: []*int64{iv(1), nil}},
-		{name: "as-known-at hides a value computed after T",
-			ents: []erow{{key: "a", t: 30}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}, {key: "a", ts: 28, cr: 40, val: iv(2)}}, asKnownAt: true,
-			want: []*int64{iv(1)}},
-		{name: "as-known-at: a correction made later is used once known",
-			ents: []erow{{key: "a", t: 30}, {key: "a", t: 41}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}, {key: "a", ts: 24, cr: 40, val: iv(5)}}, asKnownAt: true,
-			want: []*int64{iv(1), iv(5)}},
-		{name: "as-known-at: backfilled old row loses to a newer known row",
-			ents: []erow{{key: "a", t: 50}}, hist: []hrow{{key: "a", ts: 10, cr: 45, val: iv(1)}, {key: "a", ts: 30, cr: 31, val: iv(2)}}, asKnownAt: true,
-			want: []*int64{iv(2)}},
-		{name: "without as-known-at the later correction leaks (documented default)",
-			ents: []erow{{key: "a", t: 30}}, hist: []hrow{{key: "a", ts: 24, cr: 24, val: iv(1)}, {key: "a", ts: 24, cr: 40, val: iv(5)}},
-			want: []*int64{iv(5)}},
-		{name: "no created_timestamp column: still the latest event",
-			ents: []erow{{key: "a", t: 30}}, hist: []hrow{{key: "a", ts: 20, val: iv(1)}, {key: "a", ts: 24, val: iv(2)}}, noCreated: true,
-			want: []*int64{iv(2)}},
+// fromCase converts the shared fixture's rows (internal/pitcases).
+func fromCase(es []pitcases.Ent, hs []pitcases.Hist) ([]erow, []hrow) {
+	var ents []erow
+	for _, e := range es {
+		ents = append(ents, erow{key: e.Key, t: e.T, plusUS: e.PlusUS, nullKey: e.NullKey})
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
+	var hist []hrow
+	for _, h := range hs {
+		hist = append(hist, hrow{key: h.Key, ts: h.TS, cr: h.Cr, val: h.Val, nullKey: h.NullKey})
+	}
+	return ents, hist
+}
+
+// TestAsOfJoinCases runs the shared edge-case table (internal/pitcases),
+// which the BigQuery engine runs too.
+func TestAsOfJoinCases(t *testing.T) {
+	for _, tc := range pitcases.Basics() {
+		t.Run(tc.Name, func(t *testing.T) {
+			ents, hist := fromCase(tc.Ents, tc.Hist)
 			for _, split := range []int{1, 2, 3} {
-				got := runJoin(t, tc.ents, tc.hist, features.JoinOptions{TTL: tc.ttl, AsKnownAt: tc.asKnownAt}, !tc.noCreated, split)
-				for i, w := range tc.want {
+				got := runJoin(t, ents, hist, features.JoinOptions{TTL: tc.TTL, AsKnownAt: tc.AsKnownAt}, !tc.NoCreated, split)
+				for i, w := range tc.Want {
 					want := features.Null
 					if w != nil {
 						want = features.IntValue(*w)
