@@ -16,7 +16,8 @@ import (
 // Folding tiles (push.Options.FoldAfter) keeps a tile to a few fields
 // however many requests it gets, and every read no older than the horizon
 // still serves exactly what the training-set code computes from the logged
-// events, retries of folded requests included.
+// events, retries of folded requests included, through a reader whose
+// cache of decoded tile fields lives across the folds.
 func TestFoldedTilesServeExactly(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -27,6 +28,27 @@ func TestFoldedTilesServeExactly(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(21, 22))
 	users := []string{"u1", "u2", "nobody"}
+	// One reader throughout, so its cache of decoded tile fields
+	// (serving.Options.FreshStates) meets fields before and after folds.
+	var readAt time.Time
+	rd, err := serving.New(r.reg, r.online, serving.Options{Now: func() time.Time { return readAt }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	fv, _ := r.reg.View("clicks_fresh")
+	var refs []string
+	for _, f := range fv.Features() {
+		refs = append(refs, fv.Name+":"+f.Name)
+	}
+	read := func(at time.Time) *serving.Result {
+		readAt = at
+		res, err := rd.Get(ctx, refs, serving.Entities{"user_id": serving.StringKeys(users...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
 	type sample struct {
 		at  time.Time
 		res *serving.Result
@@ -49,9 +71,9 @@ func TestFoldedTilesServeExactly(t *testing.T) {
 		}
 		folded += res.Folded
 		if step%3 == 0 {
-			samples = append(samples, sample{r.clock, r.readAt(t, r.clock, users)})
+			samples = append(samples, sample{r.clock, read(r.clock)})
 			at := r.clock.Add(-time.Duration(rng.Int64N(int64(horizon)))).Truncate(time.Microsecond)
-			samples = append(samples, sample{at, r.readAt(t, at, users)})
+			samples = append(samples, sample{at, read(at)})
 		}
 	}
 	if folded == 0 || replays == 0 {
