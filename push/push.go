@@ -56,6 +56,7 @@ type Result struct {
 	Replayed bool
 	Files    []string // written, relative to the source root
 	Tiles    int      // tile fields written
+	Folded   int      // tiles folded after the write (Options.FoldAfter)
 }
 
 // ErrConflict is wrapped by Push's error when the request id was used
@@ -75,7 +76,7 @@ type Offline interface {
 type Online interface {
 	Prefix() string
 	ClaimPush(ctx context.Context, source, requestID string, digest [sha256.Size]byte, ingest time.Time, ttl time.Duration) (time.Time, bool, error)
-	WriteTiles(ctx context.Context, ws []redis.TileWrite) error
+	WriteFoldTiles(ctx context.Context, ws []redis.TileWrite, fold redis.TileFold) (redis.FoldStats, error)
 }
 
 var (
@@ -94,13 +95,25 @@ type Options struct {
 	// reuses the first ingest time; a later one is a new request. Default
 	// 24h.
 	ClaimTTL time.Duration
+	// FoldAfter is the fold horizon: once a tile a push writes holds
+	// FoldFields request fields ingested FoldAfter or longer before the
+	// push's clock, they are folded into one
+	// (docs/format/fresh.md, "Folding"), so reads decode a few states per
+	// tile instead of one per request. Reads stay exact at any T no older
+	// than FoldAfter before the newest push: it must exceed how far a
+	// reader's clock may lag the pushers' (and a request's duration).
+	// Default 1m; negative: never fold.
+	FoldAfter time.Duration
+	// FoldFields is how many foldable fields a tile must hold for a push
+	// that writes it to fold them. Default 4.
+	FoldFields int
 	// Logger receives warnings. Default slog.Default().
 	Logger *slog.Logger
 }
 
 // Validate reports options that cannot work.
 func (o Options) Validate() error {
-	if o.MaxRows < 0 || o.ClaimTTL < 0 {
+	if o.MaxRows < 0 || o.ClaimTTL < 0 || o.FoldFields < 0 {
 		return fmt.Errorf("push: limits must not be negative")
 	}
 	return nil
@@ -115,6 +128,12 @@ func (o *Options) init() {
 	}
 	if o.ClaimTTL == 0 {
 		o.ClaimTTL = 24 * time.Hour
+	}
+	if o.FoldAfter == 0 {
+		o.FoldAfter = time.Minute
+	}
+	if o.FoldFields == 0 {
+		o.FoldFields = 2
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -181,10 +200,22 @@ func (p *Pusher) Push(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := p.online.WriteTiles(ctx, ws); err != nil {
+	var fold redis.TileFold
+	if p.opts.FoldAfter > 0 {
+		// The horizon counts from this push's clock, not the (possibly
+		// older, replayed) ingest time: older fields are what reads at or
+		// after now - FoldAfter all count.
+		fold = redis.TileFold{Through: now.Add(-p.opts.FoldAfter), MinFields: p.opts.FoldFields}
+	}
+	fs, err := p.online.WriteFoldTiles(ctx, ws, fold)
+	if err != nil {
 		return Result{}, fmt.Errorf("push: %w: %w", ErrUnavailable, err)
 	}
+	if fs.Err != nil { // the tiles are written: folding is only an optimization
+		p.opts.Logger.Warn("push: folding tiles failed", "source", src.Name, "tiles", fs.Failed, "err", fs.Err)
+	}
 	res.Tiles = len(ws)
+	res.Folded = fs.Tiles
 	return res, nil
 }
 
@@ -246,6 +277,8 @@ func (p *Pusher) tiles(views []*features.View, f *features.Frame, ingest time.Ti
 				Field:    field,
 				Value:    val,
 				ExpireAt: features.FromMicros(g.start + span),
+				Ingest:   ingest,
+				View:     v.Name,
 			})
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/maypok86/otter/v2"
+
 	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/internal/onlinecodec"
 )
@@ -72,39 +74,96 @@ func (r *Reader) fetchFresh(ctx context.Context, p *plan, now time.Time, entitie
 		starts := v.tileStarts(now)
 		states := make(map[int64]*features.TileState, len(starts))
 		for j, s := range starts {
+			var acc, only *features.TileState // the tile's one field, or their merge
 			for _, field := range tiles[fr.first+j] {
-				tf, err := onlinecodec.DecodeTileField(field)
-				if err != nil {
-					r.unreadable.Add(1)
+				st := r.tileFieldState(v, field, T)
+				switch {
+				case st == nil:
 					continue
-				}
-				if tf.IngestMicros > T {
-					continue // ingested after the request time: not known at T
-				}
-				if tf.Fingerprint != v.fingerprint {
-					r.defNotFound.Add(1)
+				case only == nil:
+					only = st
 					continue
-				}
-				st, err := features.UnmarshalTileState(v.fresh, tf.State)
-				if err != nil {
-					r.unreadable.Add(1)
-					r.opts.Logger.Warn("serving: unreadable tile state", "view", v.name, "err", err)
-					continue
-				}
-				if have := states[s]; have != nil {
-					if err := have.Merge(st); err != nil {
+				case acc == nil:
+					// Cached states are shared: merge into a new one.
+					acc = features.NewTileState(v.fresh)
+					if err := acc.Merge(only); err != nil {
 						r.unreadable.Add(1)
-						continue
 					}
-				} else {
-					states[s] = st
 				}
+				if err := acc.Merge(st); err != nil {
+					r.unreadable.Add(1)
+				}
+			}
+			switch {
+			case acc != nil:
+				states[s] = acc
+			case only != nil:
+				states[s] = only // FreshValues never changes a tile's state
 			}
 		}
 		vals := features.FreshValues(v.fresh, now, states)
 		entries[fr.i] = &entry{found: true, h: onlinecodec.Header{EventMicros: T, Fingerprint: v.fingerprint}, vals: vals}
 	}
 	return rest, raw, nil
+}
+
+// tileFieldState is the decoded state of one tile field read for view v
+// at T (µs): nil when it is not counted (ingested after T, another
+// definition, unreadable; the last two are counted in Stats). The state is
+// shared through the cache: never change it.
+func (r *Reader) tileFieldState(v *viewPlan, field string, T int64) *features.TileState {
+	// The key is the whole field, ingest time and fingerprint included: the
+	// same bytes always decode to the same state.
+	c, ok := r.states.GetIfPresent(field)
+	if !ok {
+		tf, err := onlinecodec.DecodeTileField(field)
+		if err != nil {
+			r.unreadable.Add(1)
+			return nil
+		}
+		c = cachedField{ingest: tf.IngestMicros, fingerprint: tf.Fingerprint}
+		if tf.Fingerprint == v.fingerprint {
+			if c.state, err = features.UnmarshalTileState(v.fresh, tf.State); err != nil {
+				r.unreadable.Add(1)
+				r.opts.Logger.Warn("serving: unreadable tile state", "view", v.name, "err", err)
+				return nil
+			}
+			r.states.Set(field, c)
+		}
+	}
+	if c.ingest > T {
+		return nil // ingested after the request time: not known at T
+	}
+	if c.fingerprint != v.fingerprint {
+		r.defNotFound.Add(1)
+		return nil
+	}
+	return c.state
+}
+
+// cachedField is a decoded tile field (serving.Options.FreshStates).
+type cachedField struct {
+	ingest      int64
+	fingerprint string
+	state       *features.TileState // shared: never changed
+}
+
+// fieldCache is the cache of decoded tile fields; a nil one caches nothing.
+type fieldCache struct {
+	c *otter.Cache[string, cachedField]
+}
+
+func (f fieldCache) GetIfPresent(k string) (cachedField, bool) {
+	if f.c == nil {
+		return cachedField{}, false
+	}
+	return f.c.GetIfPresent(k)
+}
+
+func (f fieldCache) Set(k string, v cachedField) {
+	if f.c != nil {
+		f.c.Set(k, v)
+	}
 }
 
 // tileStarts are the starts of the tiles a read at now covers: from

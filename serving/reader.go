@@ -29,6 +29,9 @@ type Reader struct {
 	schemaWarn warnLimiter
 
 	cache *otter.Cache[string, *entry]
+	// states caches decoded tile fields of fresh views by their bytes
+	// (none: Options.FreshStates < 0).
+	states fieldCache
 	// gen counts cache invalidations: a value fetched while one happened may
 	// predate the write that caused it, so it is not cached (see store).
 	gen atomic.Uint64
@@ -87,6 +90,13 @@ func newReader(reg *features.Registry, store Store, opts Options, h hooks) (*Rea
 		r.fetcher = r.coalescer
 	}
 	r.st.Store(newRegState(reg, 1))
+	if opts.FreshStates > 0 {
+		c, err := otter.New(&otter.Options[string, cachedField]{MaximumSize: opts.FreshStates})
+		if err != nil {
+			return nil, fmt.Errorf("serving: fresh state cache: %w", err)
+		}
+		r.states = fieldCache{c}
+	}
 	if opts.CacheEntries > 0 {
 		c, err := otter.New(&otter.Options[string, *entry]{
 			MaximumSize:      opts.CacheEntries,
@@ -112,6 +122,9 @@ func (r *Reader) Close() error {
 		r.cancel()
 		<-r.done
 		r.cache.StopAllGoroutines()
+	}
+	if r.states.c != nil {
+		r.states.c.StopAllGoroutines()
 	}
 	return nil
 }

@@ -108,6 +108,13 @@ type Options struct {
 	// for a lost write signal; normally entries are dropped by the signal
 	// first. Default 1 minute.
 	CacheTTL time.Duration
+	// FreshStates bounds the in-process cache of decoded tile fields of
+	// fresh views, in fields. A field's bytes (ingest time, definition
+	// fingerprint, state) never change meaning, and a tile's fold and older
+	// requests are read again and again, so reads look them up by their
+	// bytes instead of decoding them; the cache never changes what is
+	// served. Default 16384 (a few tens of MB at most); negative: none.
+	FreshStates int
 	// StrictFingerprint makes every feature of a value computed by a
 	// different definition of its view (its fingerprint differs from the
 	// registry's) NOT_FOUND. Default false: from such a value, a feature is
@@ -169,6 +176,9 @@ func (o *Options) init() {
 	}
 	if o.MaxBatchKeys == 0 {
 		o.MaxBatchKeys = DefaultMaxBatchKeys
+	}
+	if o.FreshStates == 0 {
+		o.FreshStates = 16384
 	}
 }
 

@@ -65,3 +65,16 @@ func DecodeTileField(s string) (TileField, error) {
 	f.State = []byte(s[10+n:])
 	return f, nil
 }
+
+// TileFoldField is the tile field holding the folded state of older
+// requests (docs/format/fresh.md, "Folding"): the empty name, which no
+// request id can have.
+const TileFoldField = ""
+
+// TileRequestsKey is the Redis sorted set indexing a tile's requests:
+// member = request id, score = its ingest time (µs), or -1 once the request
+// is folded into TileFoldField, so that a retry of a folded request is not
+// counted twice and a writer finds the fields it may fold without reading
+// them. The tile's key plus ":requests" (same hash tag, same cluster slot,
+// same expiry).
+func TileRequestsKey(tileKey string) string { return tileKey + ":requests" }
