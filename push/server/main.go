@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"github.com/skewfree/skewfree/features/demo"
 	"github.com/skewfree/skewfree/push"
 	"github.com/skewfree/skewfree/store/parquet"
+	"github.com/skewfree/skewfree/store/parquet/gcsfs"
 	redisstore "github.com/skewfree/skewfree/store/redis"
 )
 
@@ -68,7 +70,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	sources, err := parquet.OpenSources(cfg.Source)
+	sources, err := openSources(cfg.Source)
 	if err != nil {
 		return err
 	}
@@ -97,4 +99,19 @@ func run() error {
 		return err
 	}
 	return nil
+}
+
+// openSources opens the source root: gs://bucket/prefix on Cloud Storage
+// (Application Default Credentials, STORAGE_EMULATOR_HOST honored), else a
+// local folder. Pushed files then land where the batch windows and training
+// sets read them, on either.
+func openSources(url string) (*parquet.Sources, error) {
+	if !strings.HasPrefix(url, "gs://") {
+		return parquet.OpenSources(url)
+	}
+	f, err := gcsfs.Open(context.Background(), url, gcsfs.Options{}) // bounds its own bucket check
+	if err != nil {
+		return nil, fmt.Errorf("sources: %w", err)
+	}
+	return parquet.SourcesFS(f), nil
 }
