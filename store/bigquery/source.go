@@ -85,7 +85,7 @@ func (s *Sources) Read(ctx context.Context, src *features.Source, from, to time.
 		}
 		out.Time = append(out.Time, features.Micros(t))
 		for k, f := range src.Fields {
-			v, err := toValue(row[k+1], f.Type)
+			v, err := ValueOf(row[k+1], f.Type)
 			if err != nil {
 				return nil, fmt.Errorf("%w: source %s table %s column %s: %w", ErrSchema, src.Name, name, f.Name, err)
 			}
@@ -129,8 +129,9 @@ func checkSourceSchema(src *features.Source, name string, schema gbigquery.Schem
 	return nil
 }
 
-// toValue converts a query result cell.
-func toValue(v gbigquery.Value, t features.Type) (features.Value, error) {
+// ValueOf converts a query result cell to a value of type t: the one
+// conversion of BigQuery rows, for sources and training-set results alike.
+func ValueOf(v gbigquery.Value, t features.Type) (features.Value, error) {
 	if v == nil {
 		return features.Null, nil
 	}

@@ -29,6 +29,7 @@ import (
 	"google.golang.org/api/iterator"
 
 	"github.com/skewfree/skewfree/features"
+	bqstore "github.com/skewfree/skewfree/store/bigquery"
 	"github.com/skewfree/skewfree/trainingset"
 )
 
@@ -461,7 +462,7 @@ func readResults(ctx context.Context, job *gbigquery.Job, results []*features.Co
 			return fmt.Errorf("result row number %v is not one of the %d entity rows", row[0], results[0].Len())
 		}
 		for i, c := range results {
-			v, err := toValue(row[i+1], c.Type)
+			v, err := bqstore.ValueOf(row[i+1], c.Type)
 			if err != nil {
 				return fmt.Errorf("column %s: %w", c.Name, err)
 			}
@@ -470,31 +471,6 @@ func readResults(ctx context.Context, job *gbigquery.Job, results []*features.Co
 			}
 		}
 	}
-}
-
-func toValue(v gbigquery.Value, t features.Type) (features.Value, error) {
-	if v == nil {
-		return features.Null, nil
-	}
-	switch x := v.(type) {
-	case int64:
-		if t == features.Int64 {
-			return features.IntValue(x), nil
-		}
-	case float64:
-		if t == features.Float64 {
-			return features.FloatValue(x), nil
-		}
-	case string:
-		if t == features.String {
-			return features.StringValue(x), nil
-		}
-	case bool:
-		if t == features.Bool {
-			return features.BoolValue(x), nil
-		}
-	}
-	return features.Null, fmt.Errorf("value %v (%T) is not a %s", v, v, t)
 }
 
 func tempPrefix() (string, error) {
