@@ -97,12 +97,8 @@ func upload(ctx context.Context, t *gbigquery.Table, in *trainingset.EntityTable
 	pr, pw := io.Pipe()
 	go func() {
 		var err error
-		defer func() {
-			if p := recover(); p != nil {
-				err = fmt.Errorf("encode entity rows: panic: %v", p)
-			}
-			pw.CloseWithError(err)
-		}()
+		defer func() { pw.CloseWithError(err) }()
+		defer features.RecoverPanic(&err, "bigquery: encode entity rows")
 		err = writeNDJSON(pw, cols, n)
 	}()
 	src := gbigquery.NewReaderSource(pr)
