@@ -197,12 +197,12 @@ func (a *Activities) ComputeWindow(ctx context.Context, in ComputeInput) (Comput
 		}
 	} else {
 		if a.History != nil {
-			// Exactly once per run (a retry adds nothing), so a failure
-			// of the offline write below is retried safely.
-			if _, err := a.History.AppendWindow(ctx, v.Name, in.WindowEnd, in.Created, in.Shard, fr); err != nil {
-				return ComputeOutput{}, classify(fmt.Errorf("write history: %w", err))
+			// A table that cannot take the rows fails the run before
+			// anything is written; the rows go there once committed
+			// (AppendHistory).
+			if err := a.History.Prepare(ctx, v.Name); err != nil {
+				return ComputeOutput{}, classify(fmt.Errorf("history table: %w", err))
 			}
-			activity.RecordHeartbeat(ctx, "history appended")
 		}
 		p, err := a.Offline.WriteWindow(ctx, v.Name, in.WindowEnd, in.Created, in.Shard, fr, a.Registry.Fingerprint(v.Name))
 		if err != nil {
@@ -336,12 +336,77 @@ func (a *Activities) MarkPublished(ctx context.Context, in PublishInput) error {
 	if err != nil {
 		return fmt.Errorf("mark published: %w", err)
 	}
+	if a.History != nil {
+		// After the marker: a retry keeps the marker's first time and
+		// loads the same row (exactly once), so both say the same time.
+		if err := a.History.MarkPublished(ctx, in.View, in.WindowEnd, in.Created, in.Published); err != nil {
+			return classify(fmt.Errorf("mark published in history: %w", err))
+		}
+	}
 	if err := a.recordPublished(ctx, in); err != nil {
 		return err
 	}
 	a.Metrics.Published(in.View, in.WindowEnd)
 	a.log().Info("version published", "view", in.View, "window_end", in.WindowEnd, "created", in.Created, "published", in.Published)
 	return nil
+}
+
+// HistoryInput names a run's committed version of a window: its partitions
+// are every file of the version (all shards), as the offline store holds
+// them once the run's checks and shard commit are done.
+type HistoryInput struct {
+	View       string
+	WindowEnd  time.Time
+	Created    time.Time
+	Partitions []parquet.Partition
+}
+
+// AppendHistory appends a committed version to the History (BigQuery),
+// read back from the offline store, so the second history holds exactly
+// the rows of the Parquet one: the last attempt's rows, only the shards
+// the run committed, nothing of a discarded run. Exactly once: a retry
+// adds nothing. Without a History it does nothing.
+func (a *Activities) AppendHistory(ctx context.Context, in HistoryInput) (int64, error) {
+	if a.History == nil {
+		return 0, nil
+	}
+	v, ok := a.Registry.View(in.View)
+	if !ok {
+		return 0, badInput(fmt.Errorf("unknown view %q", in.View))
+	}
+	defer keepAlive(ctx)()
+	spec := parquet.HistorySpec(a.Registry.EntityOf(v), v.Features())
+	var want int64
+	for _, p := range in.Partitions {
+		want += p.Rows
+	}
+	rows := func(yield func(*features.Frame) error) error {
+		var read int64
+		for _, p := range in.Partitions {
+			f, err := a.Offline.OpenPartition(ctx, p.Path)
+			if err != nil {
+				return fmt.Errorf("open partition: %w", err)
+			}
+			err = f.ReadFrames(spec, func(fr *features.Frame) error {
+				read += int64(fr.Len())
+				return yield(fr)
+			})
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("read partition %s: %w", p.Path, err)
+			}
+		}
+		if read != want {
+			return fmt.Errorf("the version's partitions hold %d rows, their writes reported %d", read, want)
+		}
+		return nil
+	}
+	n, err := a.History.AppendVersion(ctx, in.View, in.WindowEnd, in.Created, rows)
+	if err != nil {
+		return 0, classify(fmt.Errorf("append history of %s window %s: %w", in.View, in.WindowEnd.Format(time.RFC3339), err))
+	}
+	a.log().Info("history appended", "view", in.View, "window_end", in.WindowEnd, "created", in.Created, "rows", n)
+	return n, nil
 }
 
 // PushInput names a partition to push online.

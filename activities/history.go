@@ -9,14 +9,23 @@ import (
 	"github.com/skewfree/skewfree/pipeline"
 )
 
-// History is a second history of every view written from the same frames
-// as the offline store (BigQuery, see store/bigquery). AppendWindow must be
-// exactly once per run: a retry of the same (view, window end, created,
-// shard) adds no rows. Errors wrapping features.ErrInput (a schema the
-// rows cannot go into, a missing dataset) fail the run without retries.
-// Implementations are safe for concurrent use.
+// History is a second history of every view (BigQuery, see
+// store/bigquery) that holds exactly the versions the offline store holds.
+// It gets a version only once the version is committed (AppendHistory:
+// after the run's checks and shard commit, so no retried computation, no
+// changed shard count and no discarded run reaches it), and its
+// publication after the Parquet marker (MarkPublished). Both are exactly
+// once per (view, window end, created): a retry adds nothing. Errors
+// wrapping features.ErrInput (a schema the rows cannot go into, a missing
+// dataset) fail the run without retries. Implementations are safe for
+// concurrent use.
 type History interface {
-	AppendWindow(ctx context.Context, view string, end, created time.Time, shard int, f *features.Frame) (int64, error)
+	// Prepare makes sure the view's rows can be appended (creating or
+	// extending its table) before the run writes anything.
+	Prepare(ctx context.Context, view string) error
+	// AppendVersion appends the version's rows, which rows yields.
+	AppendVersion(ctx context.Context, view string, end, created time.Time, rows func(yield func(*features.Frame) error) error) (int64, error)
+	MarkPublished(ctx context.Context, view string, end, created, published time.Time) error
 }
 
 // TableSources reads each source from where it lives: from Tables when

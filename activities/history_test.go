@@ -17,15 +17,40 @@ import (
 	"google.golang.org/api/iterator"
 
 	"github.com/skewfree/skewfree/activities"
+	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/internal/testenv"
+	"github.com/skewfree/skewfree/pipeline"
 	bqstore "github.com/skewfree/skewfree/store/bigquery"
+	"github.com/skewfree/skewfree/store/parquet"
 )
 
-// With a BigQuery history, a run appends the same rows to BigQuery as it
-// writes to Parquet; a retried run adds nothing there; a run whose table
-// is incompatible fails non-retryably, naming table and column, and
-// writes nothing in either store.
-func TestComputeWindowWritesBigQueryHistory(t *testing.T) {
+// halfSources reads every other event while half is set: a first
+// attempt that saw less of the source than its retry.
+type halfSources struct {
+	pipeline.SourceReader
+	half bool
+}
+
+func (h *halfSources) Read(ctx context.Context, src *features.Source, from, to time.Time) (*features.Frame, error) {
+	fr, err := h.SourceReader.Read(ctx, src, from, to)
+	if err != nil || !h.half {
+		return fr, err
+	}
+	var rows []int
+	for i := 0; i < fr.Len(); i += 2 {
+		rows = append(rows, i)
+	}
+	return fr.Take(rows), nil
+}
+
+// With a BigQuery history, a committed version goes to BigQuery exactly as
+// the Parquet history holds it: a retried computation that saw more of
+// the source (the Parquet file is replaced) reaches BigQuery as its last
+// attempt wrote it, not as its first; a retried append or publication adds
+// nothing; the publication lands in _published with the marker's time. A
+// run whose table is incompatible fails non-retryably, naming table and
+// column, and writes nothing in either store.
+func TestBigQueryHistoryHoldsTheCommittedVersion(t *testing.T) {
 	bq := testenv.StartBigQuery(t, "skewfree-test", "history")
 	a, off := setup(t)
 	ctx := context.Background()
@@ -34,46 +59,77 @@ func TestComputeWindowWritesBigQueryHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.History = h
+	src := &halfSources{SourceReader: a.Sources, half: true}
+	a.Sources = src
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivity(a)
 	end := start.Add(4 * 24 * time.Hour)
 	created := end.Add(time.Hour + 123456*time.Microsecond)
 	in := activities.ComputeInput{View: "user_orders", WindowEnd: end, Created: created, Shard: -1}
-	out := computeWindow(t, env, a, in)
-	want := keysOf(t, filepath.Join(off.Root(), out.Partition.Path))
-	slices.Sort(want)
-	if len(want) == 0 {
-		t.Fatal("the window has no rows")
-	}
-	bqKeys := func() []string {
-		it, err := bq.Client.Query("SELECT user_id, created_timestamp FROM `skewfree-test.history.user_orders` ORDER BY user_id").Read(ctx)
+	first := computeWindow(t, env, a, in)
+	firstKeys := keysOf(t, filepath.Join(off.Root(), first.Partition.Path))
+	query := func(sql string) [][]gbigquery.Value {
+		it, err := bq.Client.Query(sql).Read(ctx)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", sql, err)
 		}
-		var keys []string
+		var out [][]gbigquery.Value
 		for {
 			var row []gbigquery.Value
 			err := it.Next(&row)
 			if err == iterator.Done {
-				return keys
+				return out
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
+			out = append(out, row)
+		}
+	}
+	bqKeys := func() []string {
+		var keys []string
+		for _, row := range query("SELECT user_id, created_timestamp FROM `skewfree-test.history.user_orders` ORDER BY user_id") {
 			if ct := row[1].(time.Time); !ct.Equal(created) {
 				t.Fatalf("created_timestamp %v, want %v", ct, created)
 			}
 			keys = append(keys, row[0].(string))
 		}
+		return keys
 	}
-	if got := bqKeys(); !slices.Equal(got, want) {
-		t.Fatalf("BigQuery holds %d keys, Parquet %d: they must be the same rows", len(got), len(want))
+	if got := bqKeys(); len(got) != 0 {
+		t.Fatalf("BigQuery holds %d rows of a version not yet committed, want none", len(got))
 	}
-	// The activity is retried (same run): BigQuery gains nothing.
-	computeWindow(t, env, a, in)
-	if got := bqKeys(); !slices.Equal(got, want) {
-		t.Fatalf("after a retry BigQuery holds %d rows, want %d", len(got), len(want))
+	// The retry sees the whole source: more keys, the file replaced.
+	src.half = false
+	out := computeWindow(t, env, a, in)
+	want := keysOf(t, filepath.Join(off.Root(), out.Partition.Path))
+	slices.Sort(want)
+	if len(want) <= len(firstKeys) {
+		t.Fatalf("the retry wrote %d keys, the first attempt %d: the test needs the retry to differ", len(want), len(firstKeys))
+	}
+	hin := activities.HistoryInput{View: "user_orders", WindowEnd: end, Created: created, Partitions: []parquet.Partition{out.Partition}}
+	for attempt := range 2 {
+		if _, err := env.ExecuteActivity(a.AppendHistory, hin); err != nil {
+			t.Fatalf("append history attempt %d: %v", attempt, err)
+		}
+		if got := bqKeys(); !slices.Equal(got, want) {
+			t.Fatalf("attempt %d: BigQuery holds %d keys, Parquet %d: they must be the same rows", attempt, len(got), len(want))
+		}
+	}
+	published := created.Add(7*time.Second + 500*time.Microsecond)
+	pin := activities.PublishInput{View: "user_orders", WindowEnd: end, Created: created, Published: published, Partitions: []parquet.Partition{out.Partition}}
+	for range 2 {
+		if _, err := env.ExecuteActivity(a.MarkPublished, pin); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pubs := query("SELECT view, window_end, created, published FROM `skewfree-test.history._published`")
+	if got, want := fmt.Sprint(pubs), fmt.Sprint([][]gbigquery.Value{{"user_orders", end, created, published}}); got != want {
+		t.Fatalf("_published %s, want %s (one row, the marker's time)", got, want)
+	}
+	if p, ok, err := off.Publication(ctx, "user_orders", end, created); err != nil || !ok || !p.Published.Equal(published) {
+		t.Fatalf("Parquet marker %+v %v %v, want %s", p, ok, err, published)
 	}
 
 	// user_activity's table exists with user_id as INTEGER.

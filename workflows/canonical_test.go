@@ -55,6 +55,7 @@ func TestTriggeredRunJoinsTheRunningWindow(t *testing.T) {
 			})
 			env.OnActivity(a.PushOnline, mock.Anything, mock.Anything).Return(activities.OnlineStats{Rows: 10, Written: 10}, nil)
 			env.OnActivity(a.MarkPublished, mock.Anything, mock.Anything).Return(nil)
+			env.OnActivity(a.AppendHistory, mock.Anything, mock.Anything).Return(int64(0), nil)
 			env.SetStartTime(e0.Add(time.Minute))
 			in := workflows.MaterializeInput{View: "v", WindowEnd: e0, Cadence: time.Hour, Project: project}
 			env.ExecuteWorkflow(twoRuns, in, "materialize-v-2026-11-20T00:01:00Z")

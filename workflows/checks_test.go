@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	gbigquery "cloud.google.com/go/bigquery"
 	goredis "github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/temporal"
 
@@ -65,7 +66,10 @@ func redisSnapshot(t *testing.T, addr string) map[string]string {
 // A failing check ends the run with a non-retryable CheckFailed error
 // naming view, window, feature, check, value and bound, after doing what
 // the view's policy allows: keep the version offline flagged (or nothing),
-// and push it online or leave Redis as it was.
+// and push it online or leave Redis as it was. The BigQuery history holds
+// exactly what the Parquet one does: the flagged version's rows, nothing
+// of a discarded run (sharded ones included), a publication only for a
+// version pushed online.
 func TestMaterializeCheckPolicies(t *testing.T) {
 	redis := testenv.StartRedis(t)
 	today := time.Now().UTC().Truncate(24 * time.Hour)
@@ -89,8 +93,10 @@ func TestMaterializeCheckPolicies(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			dir := t.TempDir()
+			bq := testenv.StartBigQuery(t, "skewfree-test", "history")
 			cfg := app.Config{RedisURL: redis.URL(), Offline: "file://" + filepath.Join(dir, "offline"), Source: "file://" + filepath.Join(dir, "raw"),
-				RedisPrefix: "t" + string(rune('a'+i)), Logger: slog.New(slog.DiscardHandler)}
+				RedisPrefix: "t" + string(rune('a'+i)), Logger: slog.New(slog.DiscardHandler),
+				BigQuery: bq.Project + "." + bq.Dataset, BigQueryEndpoint: bq.URL}
 			frames, err := demo.Generate(demo.GenOptions{Users: 200, Products: 30, Days: 5, Start: today.Add(-4 * 24 * time.Hour)})
 			if err != nil {
 				t.Fatal(err)
@@ -174,6 +180,32 @@ func TestMaterializeCheckPolicies(t *testing.T) {
 			_, marker := os.Stat(filepath.Join(stores.Offline.Root(), parquet.PublishedFile("user_orders", e2, recs[0].Created)))
 			if (marker == nil) != c.wantPublished {
 				t.Fatalf("publication marker: %v, want published %v", marker, c.wantPublished)
+			}
+			bqCount := func(sql string) int64 {
+				it, err := bq.Client.Query(sql).Read(ctx)
+				if err != nil {
+					t.Fatalf("%s: %v", sql, err)
+				}
+				var row []gbigquery.Value
+				if err := it.Next(&row); err != nil {
+					t.Fatalf("%s: %v", sql, err)
+				}
+				return row[0].(int64)
+			}
+			for _, w := range []struct {
+				end       time.Time
+				rows      int64
+				published bool
+			}{{e1, -1, true}, {e2, rows, c.wantPublished}} {
+				at := w.end.Format(time.RFC3339)
+				n := bqCount("SELECT COUNT(*) FROM `skewfree-test.history.user_orders` WHERE event_timestamp = TIMESTAMP '" + at + "'")
+				if w.rows >= 0 && n != w.rows || w.rows < 0 && n == 0 {
+					t.Fatalf("BigQuery holds %d rows of window %s, Parquet %d (-1: some)", n, at, w.rows)
+				}
+				p := bqCount("SELECT COUNT(*) FROM `skewfree-test.history._published` WHERE window_end = TIMESTAMP '" + at + "'")
+				if want := map[bool]int64{false: 0, true: 1}[w.published]; p != want {
+					t.Fatalf("BigQuery _published holds %d rows of window %s, want %d", p, at, want)
+				}
 			}
 			after := redisSnapshot(t, redis.Addr)
 			if unchanged := maps(before, after); unchanged == c.wantPublished {

@@ -179,6 +179,16 @@ func MaterializeWorkflow(ctx workflow.Context, in MaterializeInput) (Materialize
 			}
 		}
 	}
+	// The version's files are final now (checks done, shards committed):
+	// the second history (BigQuery) gets exactly them, flagged ones too,
+	// as the Parquet history keeps them. Histories recorded before this
+	// step skip it.
+	if len(res.Partitions) > 0 && workflow.GetVersion(ctx, historyChange, workflow.DefaultVersion, 1) == 1 {
+		hin := activities.HistoryInput{View: in.View, WindowEnd: end, Created: created, Partitions: res.Partitions}
+		if err := workflow.ExecuteActivity(actx, a.AppendHistory, hin).Get(ctx, nil); err != nil {
+			return res, fmt.Errorf("append history: %w", err)
+		}
+	}
 	if checkErr != nil && (!checkFailure.PushOnline || len(res.Partitions) == 0) {
 		return res, checkErr
 	}
@@ -207,6 +217,10 @@ func MaterializeWorkflow(ctx workflow.Context, in MaterializeInput) (Materialize
 	res.Published = published
 	return res, checkErr
 }
+
+// historyChange is the workflow.GetVersion change id of the step that
+// appends the committed version to the second history.
+const historyChange = "append-history"
 
 // publishChange is the workflow.GetVersion change id of the publication step.
 const publishChange = "mark-published"

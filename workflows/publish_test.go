@@ -42,6 +42,11 @@ func TestMaterializePublishesAfterPushes(t *testing.T) {
 		if len(r.pushes) != shards {
 			t.Fatalf("pushes %d", len(r.pushes))
 		}
+		// The committed version went to the second history once, with
+		// every partition, before any push.
+		if len(r.histories) != 1 || len(r.histories[0].Partitions) != shards || !r.histories[0].Created.Equal(created) || r.pushesAtHistory[0] != 0 {
+			t.Fatalf("shards %d: history appends %+v (pushes before: %v), want one of the version's %d partitions before the pushes", shards, r.histories, r.pushesAtHistory, shards)
+		}
 	}
 }
 

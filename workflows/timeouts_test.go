@@ -39,8 +39,8 @@ func TestTimeoutsReachTheActivities(t *testing.T) {
 			if err := env.GetWorkflowError(); err != nil {
 				t.Fatal(err)
 			}
-			if len(seen) != 9 { // compute, push and publish of 3 windows
-				t.Fatalf("%d activities ran, want 9", len(seen))
+			if len(seen) != 12 { // compute, history, push and publish of 3 windows
+				t.Fatalf("%d activities ran, want 12", len(seen))
 			}
 			for _, info := range seen {
 				// The test environment leaves Info.HeartbeatTimeout zero;

@@ -44,6 +44,10 @@ type recorder struct {
 	computedBy []string
 	pushes     []activities.PushInput
 	commits    []activities.ComputeInput
+	// histories: the versions appended to the second history, and how
+	// many pushes had started by then.
+	histories       []activities.HistoryInput
+	pushesAtHistory []int
 	// publishes, with the workflow clock when each push and publish ran.
 	publishes []activities.PublishInput
 	pushDelay time.Duration // workflow time each push takes
@@ -77,6 +81,13 @@ func (r *recorder) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
 		defer r.mu.Unlock()
 		r.publishes = append(r.publishes, in)
 		return nil
+	})
+	env.OnActivity(a.AppendHistory, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.HistoryInput) (int64, error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.histories = append(r.histories, in)
+		r.pushesAtHistory = append(r.pushesAtHistory, len(r.pushes))
+		return 0, nil
 	})
 	env.OnActivity(a.CommitShards, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ComputeInput) error {
 		r.mu.Lock()
@@ -226,6 +237,7 @@ func TestMaterializeTransientFailureIsRetried(t *testing.T) {
 	})
 	env.OnActivity(a.PushOnline, mock.Anything, mock.Anything).Return(activities.OnlineStats{Rows: 1, Written: 1}, nil)
 	env.OnActivity(a.MarkPublished, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(a.AppendHistory, mock.Anything, mock.Anything).Return(int64(0), nil)
 	env.ExecuteWorkflow(workflows.MaterializeWorkflow, workflows.MaterializeInput{View: "v", WindowEnd: e0, Cadence: day})
 	if err := env.GetWorkflowError(); err != nil || calls != 3 {
 		t.Fatalf("err %v after %d calls", err, calls)

@@ -127,7 +127,7 @@ func TestAppendCreatesTable(t *testing.T) {
 		{"hourly_user", day.Add(5 * time.Hour), gbigquery.HourPartitioningType},
 	} {
 		f := frame(t, reg, tc.view, 7, tc.end, micros, 3)
-		n, err := s.AppendWindow(ctx, tc.view, tc.end, micros, -1, f)
+		n, err := s.AppendVersion(ctx, tc.view, tc.end, micros, bigquery.FramesOf(f))
 		if err != nil {
 			t.Fatalf("%s: %v", tc.view, err)
 		}
@@ -187,11 +187,11 @@ func TestAppendCreatesTable(t *testing.T) {
 	}
 }
 
-// A retried run adds nothing: the first attempt's load job runs, then the
-// attempt "dies" (an injected failure after the job was created); the retry
-// finds the run's job by its id and only waits for it. A new run of the
-// window (another created time) and the shards of a run each add their
-// own rows: history is append-only.
+// A retried append adds nothing: the first attempt's load job runs, then
+// the attempt "dies" (an injected failure after the job was created); the
+// retry finds the version's job by its id and only waits for it. A new
+// version of the window (another created time) adds its own rows: history
+// is append-only.
 func TestAppendRetryExactlyOnce(t *testing.T) {
 	bq := testenv.StartBigQuery(t, testProject, testDataset)
 	reg := registry(t, "user_id", feats)
@@ -206,12 +206,13 @@ func TestAppendRetryExactlyOnce(t *testing.T) {
 		}
 		return nil
 	})
-	f := frame(t, reg, "daily_user", 5, day, micros, 1)
-	if _, err := s.AppendWindow(ctx, "daily_user", day, micros, -1, f); !errors.Is(err, died) {
+	// The version is two frames (two Parquet files of one run).
+	rows := bigquery.FramesOf(frame(t, reg, "daily_user", 3, day, micros, 1), frame(t, reg, "daily_user", 2, day, micros, 4))
+	if _, err := s.AppendVersion(ctx, "daily_user", day, micros, rows); !errors.Is(err, died) {
 		t.Fatalf("first attempt: %v, want the injected failure", err)
 	}
 	for attempt := range 2 {
-		if _, err := s.AppendWindow(ctx, "daily_user", day, micros, -1, f); err != nil {
+		if _, err := s.AppendVersion(ctx, "daily_user", day, micros, rows); err != nil {
 			t.Fatalf("retry %d: %v", attempt, err)
 		}
 	}
@@ -223,30 +224,78 @@ func TestAppendRetryExactlyOnce(t *testing.T) {
 	}
 	// A correction: a new version of the same window.
 	later := micros.Add(time.Hour)
-	if _, err := s.AppendWindow(ctx, "daily_user", day, later, -1, frame(t, reg, "daily_user", 5, day, later, 2)); err != nil {
+	if _, err := s.AppendVersion(ctx, "daily_user", day, later, bigquery.FramesOf(frame(t, reg, "daily_user", 4, day, later, 2))); err != nil {
 		t.Fatal(err)
 	}
-	// Two shards of one run, each retried once.
-	sharded := micros.Add(2 * time.Hour)
-	for shard := range 2 {
-		for range 2 {
-			if _, err := s.AppendWindow(ctx, "daily_user", day, sharded, shard, frame(t, reg, "daily_user", 3, day, sharded, 3)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if n := count(t, bq, "daily_user"); n != 5+5+3+3 {
-		t.Fatalf("after a second version and two shards: %d rows, want 16", n)
-	}
-	rows := query(t, bq.Client, fmt.Sprintf("SELECT created_timestamp, COUNT(*) FROM `%s.%s.daily_user` GROUP BY 1 ORDER BY 1", testProject, testDataset))
-	got := fmt.Sprint(rows)
-	want := fmt.Sprint([][]gbigquery.Value{{micros, int64(5)}, {later, int64(5)}, {sharded, int64(6)}})
+	got := fmt.Sprint(query(t, bq.Client, fmt.Sprintf("SELECT created_timestamp, COUNT(*) FROM `%s.%s.daily_user` GROUP BY 1 ORDER BY 1", testProject, testDataset)))
+	want := fmt.Sprint([][]gbigquery.Value{{micros, int64(5)}, {later, int64(4)}})
 	if got != want {
 		t.Errorf("versions %s, want %s", got, want)
 	}
 }
 
-// Job ids: one per (deployment, dataset, view, window, version, shard).
+// A load job that ran and failed adds no rows: the attempt fails
+// (retryable, so Temporal's backoff spaces the next one) and the next
+// attempt loads under the next job id; the version's rows are then there
+// once. A job refused for its rows ("invalid") fails for good, and so does
+// a version whose every job id failed.
+func TestAppendAfterFailedLoad(t *testing.T) {
+	bq := testenv.StartBigQuery(t, testProject, testDataset)
+	reg := registry(t, "user_id", feats)
+	s := open(t, bq, reg)
+	ctx := context.Background()
+	// The emulator never fails a load: the first job of each version
+	// reports a failure (after running, so its rows would be there
+	// if the store believed it: the rows counted below must be the
+	// second job's alone). Its rows are deleted to stand for a load that
+	// added nothing.
+	failing := map[string]bool{}
+	reason := "backendError"
+	bigquery.SetJobErr(s, func(id string) error {
+		if !failing[id] && strings.Contains(id, "-r") {
+			return nil
+		}
+		failing[id] = true
+		return &gbigquery.Error{Reason: reason, Message: "injected"}
+	})
+	first := s.JobID("daily_user", day, micros)
+	rows := bigquery.FramesOf(frame(t, reg, "daily_user", 3, day, micros, 1))
+	_, err := s.AppendVersion(ctx, "daily_user", day, micros, rows)
+	if err == nil || errors.Is(err, features.ErrInput) || !strings.Contains(err.Error(), first) {
+		t.Fatalf("failed job: %v, want a retryable error naming job %s", err, first)
+	}
+	query(t, bq.Client, fmt.Sprintf("DELETE FROM `%s.%s.daily_user` WHERE TRUE", testProject, testDataset))
+	for attempt := range 2 {
+		if _, err := s.AppendVersion(ctx, "daily_user", day, micros, rows); err != nil {
+			t.Fatalf("attempt %d after the failed job: %v", attempt, err)
+		}
+	}
+	if n := count(t, bq, "daily_user"); n != 3 {
+		t.Fatalf("%d rows, want 3 (the second job's, once)", n)
+	}
+
+	// Invalid rows: one failed job ends the run.
+	reason = "invalid"
+	next := day.Add(24 * time.Hour)
+	_, err = s.AppendVersion(ctx, "daily_user", next, micros, bigquery.FramesOf(frame(t, reg, "daily_user", 3, next, micros, 1)))
+	if !errors.Is(err, bigquery.ErrLoadFailed) || !errors.Is(err, features.ErrInput) {
+		t.Fatalf("invalid rows: %v, want ErrLoadFailed (not retried)", err)
+	}
+	_, err = s.AppendVersion(ctx, "daily_user", next, micros, bigquery.FramesOf(frame(t, reg, "daily_user", 3, next, micros, 1)))
+	if !errors.Is(err, bigquery.ErrLoadFailed) {
+		t.Fatalf("retry of a version whose job refused its rows: %v, want ErrLoadFailed again", err)
+	}
+
+	// Rows that are not the version's (another event_timestamp) are
+	// refused before any job.
+	_, err = s.AppendVersion(ctx, "daily_user", next.Add(24*time.Hour), micros, bigquery.FramesOf(frame(t, reg, "daily_user", 3, next, micros, 1)))
+	if !errors.Is(err, features.ErrInput) || !strings.Contains(err.Error(), "event_timestamp") {
+		t.Fatalf("rows of another window: %v, want an input error naming event_timestamp", err)
+	}
+}
+
+// Job ids: one per (deployment, dataset, kind, view, window, version),
+// names holding '_' included.
 func TestJobID(t *testing.T) {
 	a, b := bigquery.Dataset{Project: "proj-one", Dataset: "d"}, bigquery.Dataset{Project: "proj-two", Dataset: "d"}
 	ids := map[string]string{}
@@ -263,23 +312,24 @@ func TestJobID(t *testing.T) {
 		name    string
 		ds      bigquery.Dataset
 		project string
+		kind    string
 		view    string
 		end     time.Time
 		created time.Time
-		shard   int
 	}{
-		{"base", a, "p", "daily_user", day, micros, -1},
-		{"other dataset project", b, "p", "daily_user", day, micros, -1},
-		{"other deployment", a, "q", "daily_user", day, micros, -1},
-		{"other view", a, "p", "hourly_user", day, micros, -1},
-		{"other window", a, "p", "daily_user", day.Add(24 * time.Hour), micros, -1},
-		{"other version", a, "p", "daily_user", day, micros.Add(time.Microsecond), -1},
-		{"shard 0", a, "p", "daily_user", day, micros, 0},
-		{"shard 1", a, "p", "daily_user", day, micros, 1},
+		{"base", a, "p", "history", "daily_user", day, micros},
+		{"other dataset project", b, "p", "history", "daily_user", day, micros},
+		{"other deployment", a, "q", "history", "daily_user", day, micros},
+		{"deployment with _", a, "p_daily", "history", "user", day, micros},
+		{"other view", a, "p", "history", "hourly_user", day, micros},
+		{"other window", a, "p", "history", "daily_user", day.Add(24 * time.Hour), micros},
+		{"other version", a, "p", "history", "daily_user", day, micros.Add(time.Microsecond)},
+		{"publication", a, "p", "published", "daily_user", day, micros},
+		{"view with odd characters", a, "p", "history", "daily user/ü", day, micros},
 	} {
-		add(c.name, bigquery.JobIDOf(c.ds, c.project, c.view, c.end, c.created, c.shard))
+		add(c.name, bigquery.JobIDOf(c.ds, c.project, c.kind, c.view, c.end, c.created))
 	}
-	if x, y := bigquery.JobIDOf(a, "p", "daily_user", day, micros, -1), bigquery.JobIDOf(a, "p", "daily_user", day, micros, -1); x != y {
+	if x, y := bigquery.JobIDOf(a, "p", "history", "daily_user", day, micros), bigquery.JobIDOf(a, "p", "history", "daily_user", day, micros); x != y {
 		t.Errorf("job id not deterministic: %s, %s", x, y)
 	}
 }

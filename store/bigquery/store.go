@@ -7,8 +7,10 @@
 // join key, event_timestamp and created_timestamp as TIMESTAMP, one
 // nullable column per feature), time-partitioned on event_timestamp (DAY
 // for daily views, HOUR for hourly ones) and clustered by the join key.
-// History is append-only: every run adds its rows as one load job whose id
-// is derived from the run, so a retried run adds nothing (see AppendWindow).
+// History is append-only: every committed version of a window adds its rows
+// as one load job whose id is derived from the version, so a retry adds
+// nothing (see AppendVersion); publications go to the _published table
+// (see MarkPublished).
 //
 // The client library is imported as gbigquery throughout Skewfree.
 package bigquery
@@ -130,6 +132,9 @@ type Store struct {
 	// created and before it is waited for; an error is returned as if the
 	// worker had died there.
 	afterLoadInsert func(jobID string) error
+	// jobErr, when set (tests), gives a waited-for job an error of its
+	// own (a failed load, which the emulator never reports).
+	jobErr func(jobID string) error
 }
 
 // Open returns a store writing reg's views into ds through client, after
