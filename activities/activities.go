@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 	"sync"
 	"time"
 
@@ -336,15 +337,30 @@ func (a *Activities) MarkPublished(ctx context.Context, in PublishInput) error {
 	if err != nil {
 		return fmt.Errorf("mark published: %w", err)
 	}
-	if a.History != nil {
-		// After the marker: a retry keeps the marker's first time and
-		// loads the same row (exactly once), so both say the same time.
-		if err := a.History.MarkPublished(ctx, in.View, in.WindowEnd, in.Created, in.Published); err != nil {
-			return classify(fmt.Errorf("mark published in history: %w", err))
-		}
-	}
 	if err := a.recordPublished(ctx, in); err != nil {
 		return err
+	}
+	if a.History != nil {
+		// After the marker, with the marker's time (the first one, should
+		// a marker from an earlier attempt differ), exactly once.
+		published := in.Published
+		if pr, ok := a.Offline.(publicationReader); ok {
+			if m, ok, err := pr.Publication(ctx, in.View, in.WindowEnd, in.Created); err == nil && ok {
+				published = m.Published
+			}
+		}
+		if err := a.History.MarkPublished(ctx, in.View, in.WindowEnd, in.Created, published); err != nil {
+			return classify(fmt.Errorf("mark published in history: %w", err))
+		}
+		shards := 0
+		for _, p := range in.Partitions {
+			if n, ok := parquet.ParseFileName(path.Base(p.Path)); ok && n.Shard >= 0 {
+				shards = max(shards, n.Shard+1)
+			}
+		}
+		if err := a.historyRuns(ctx, "published", in.View, in.WindowEnd, in.Created, shards); err != nil {
+			return err
+		}
 	}
 	a.Metrics.Published(in.View, in.WindowEnd)
 	a.log().Info("version published", "view", in.View, "window_end", in.WindowEnd, "created", in.Created, "published", in.Published)
@@ -353,19 +369,22 @@ func (a *Activities) MarkPublished(ctx context.Context, in PublishInput) error {
 
 // HistoryInput names a run's committed version of a window: its partitions
 // are every file of the version (all shards), as the offline store holds
-// them once the run's checks and shard commit are done.
+// them once the run's checks and shard commit are done; none when the run
+// was discarded.
 type HistoryInput struct {
 	View       string
 	WindowEnd  time.Time
 	Created    time.Time
+	Shards     int // the run's shard count; 0 or 1: not sharded
 	Partitions []parquet.Partition
 }
 
 // AppendHistory appends a committed version to the History (BigQuery),
 // read back from the offline store, so the second history holds exactly
 // the rows of the Parquet one: the last attempt's rows, only the shards
-// the run committed, nothing of a discarded run. Exactly once: a retry
-// adds nothing. Without a History it does nothing.
+// the run committed, nothing of a discarded run. Then it appends the run's
+// records (stage "committed", a discarded run's too). Exactly once: a
+// retry adds nothing. Without a History it does nothing.
 func (a *Activities) AppendHistory(ctx context.Context, in HistoryInput) (int64, error) {
 	if a.History == nil {
 		return 0, nil
@@ -375,38 +394,64 @@ func (a *Activities) AppendHistory(ctx context.Context, in HistoryInput) (int64,
 		return 0, badInput(fmt.Errorf("unknown view %q", in.View))
 	}
 	defer keepAlive(ctx)()
-	spec := parquet.HistorySpec(a.Registry.EntityOf(v), v.Features())
-	var want int64
-	for _, p := range in.Partitions {
-		want += p.Rows
-	}
-	rows := func(yield func(*features.Frame) error) error {
-		var read int64
+	var n int64
+	if len(in.Partitions) > 0 {
+		spec := parquet.HistorySpec(a.Registry.EntityOf(v), v.Features())
+		var want int64
 		for _, p := range in.Partitions {
-			f, err := a.Offline.OpenPartition(ctx, p.Path)
-			if err != nil {
-				return fmt.Errorf("open partition: %w", err)
-			}
-			err = f.ReadFrames(spec, func(fr *features.Frame) error {
-				read += int64(fr.Len())
-				return yield(fr)
-			})
-			f.Close()
-			if err != nil {
-				return fmt.Errorf("read partition %s: %w", p.Path, err)
-			}
+			want += p.Rows
 		}
-		if read != want {
-			return fmt.Errorf("the version's partitions hold %d rows, their writes reported %d", read, want)
+		rows := func(yield func(*features.Frame) error) error {
+			var read int64
+			for _, p := range in.Partitions {
+				f, err := a.Offline.OpenPartition(ctx, p.Path)
+				if err != nil {
+					return fmt.Errorf("open partition: %w", err)
+				}
+				err = f.ReadFrames(spec, func(fr *features.Frame) error {
+					read += int64(fr.Len())
+					return yield(fr)
+				})
+				f.Close()
+				if err != nil {
+					return fmt.Errorf("read partition %s: %w", p.Path, err)
+				}
+			}
+			if read != want {
+				return fmt.Errorf("the version's partitions hold %d rows, their writes reported %d", read, want)
+			}
+			return nil
 		}
-		return nil
+		var err error
+		n, err = a.History.AppendVersion(ctx, in.View, in.WindowEnd, in.Created, rows)
+		if err != nil {
+			return 0, classify(fmt.Errorf("append history of %s window %s: %w", in.View, in.WindowEnd.Format(time.RFC3339), err))
+		}
+		a.log().Info("history appended", "view", in.View, "window_end", in.WindowEnd, "created", in.Created, "rows", n)
 	}
-	n, err := a.History.AppendVersion(ctx, in.View, in.WindowEnd, in.Created, rows)
-	if err != nil {
-		return 0, classify(fmt.Errorf("append history of %s window %s: %w", in.View, in.WindowEnd.Format(time.RFC3339), err))
+	if err := a.historyRuns(ctx, "committed", in.View, in.WindowEnd, in.Created, in.Shards); err != nil {
+		return n, err
 	}
-	a.log().Info("history appended", "view", in.View, "window_end", in.WindowEnd, "created", in.Created, "rows", n)
 	return n, nil
+}
+
+// historyRuns appends the run's records of the shards it committed (shards
+// < 1: its whole-window record) to the History at stage.
+func (a *Activities) historyRuns(ctx context.Context, stage, view string, end, created time.Time, shards int) error {
+	all, err := a.runRecords(ctx, view, end, created)
+	if err != nil {
+		return err
+	}
+	var rs []features.RunRecord
+	for _, r := range all {
+		if shards > 1 && r.Shard >= 0 && r.Shard < shards || shards <= 1 && r.Shard < 0 {
+			rs = append(rs, r)
+		}
+	}
+	if err := a.History.AppendRuns(ctx, stage, rs); err != nil {
+		return classify(fmt.Errorf("run records to history: %w", err))
+	}
+	return nil
 }
 
 // PushInput names a partition to push online.

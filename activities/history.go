@@ -26,6 +26,9 @@ type History interface {
 	// AppendVersion appends the version's rows, which rows yields.
 	AppendVersion(ctx context.Context, view string, end, created time.Time, rows func(yield func(*features.Frame) error) error) (int64, error)
 	MarkPublished(ctx context.Context, view string, end, created, published time.Time) error
+	// AppendRuns appends a run's records (every shard's) at a stage
+	// ("committed", "published"), exactly once per (version, stage).
+	AppendRuns(ctx context.Context, stage string, recs []features.RunRecord) error
 }
 
 // TableSources reads each source from where it lives: from Tables when

@@ -131,6 +131,15 @@ func TestBigQueryHistoryHoldsTheCommittedVersion(t *testing.T) {
 	if p, ok, err := off.Publication(ctx, "user_orders", end, created); err != nil || !ok || !p.Published.Equal(published) {
 		t.Fatalf("Parquet marker %+v %v %v, want %s", p, ok, err, published)
 	}
+	// The run's record, once per stage, as the Parquet store holds it.
+	runs := query("SELECT stage, shard, status, published, rows_written, JSON_VALUE(record, '$.view') FROM `skewfree-test.history._runs` ORDER BY stage")
+	wantRuns := fmt.Sprint([][]gbigquery.Value{
+		{"committed", int64(-1), "ok", nil, int64(len(want)), "user_orders"},
+		{"published", int64(-1), "ok", published, int64(len(want)), "user_orders"},
+	})
+	if got := fmt.Sprint(runs); got != wantRuns {
+		t.Fatalf("_runs %s, want %s", got, wantRuns)
+	}
 
 	// user_activity's table exists with user_id as INTEGER.
 	err = bq.Client.Dataset("history").Table("user_activity").Create(ctx, &gbigquery.TableMetadata{Schema: gbigquery.Schema{

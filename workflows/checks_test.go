@@ -207,6 +207,20 @@ func TestMaterializeCheckPolicies(t *testing.T) {
 					t.Fatalf("BigQuery _published holds %d rows of window %s, want %d", p, at, want)
 				}
 			}
+			// The run's records: each shard's once at commit (a discarded
+			// run's too, with its status), once more when published.
+			at := e2.Format(time.RFC3339)
+			records := int64(max(c.shards, 1))
+			runs := func(stage string) int64 {
+				return bqCount("SELECT COUNT(*) FROM `skewfree-test.history._runs` WHERE window_end = TIMESTAMP '" + at + "' AND stage = '" + stage +
+					"' AND status = '" + string(c.wantStatus) + "'")
+			}
+			if n := runs("committed"); n != records {
+				t.Fatalf("BigQuery _runs holds %d committed %s records of window %s, want %d", n, c.wantStatus, at, records)
+			}
+			if n, want := runs("published"), map[bool]int64{false: 0, true: records}[c.wantPublished]; n != want {
+				t.Fatalf("BigQuery _runs holds %d published records of window %s, want %d", n, at, want)
+			}
 			after := redisSnapshot(t, redis.Addr)
 			if unchanged := maps(before, after); unchanged == c.wantPublished {
 				t.Fatalf("Redis unchanged: %v, want changed: %v", unchanged, c.wantPublished)

@@ -181,10 +181,10 @@ func MaterializeWorkflow(ctx workflow.Context, in MaterializeInput) (Materialize
 	}
 	// The version's files are final now (checks done, shards committed):
 	// the second history (BigQuery) gets exactly them, flagged ones too,
-	// as the Parquet history keeps them. Histories recorded before this
-	// step skip it.
-	if len(res.Partitions) > 0 && workflow.GetVersion(ctx, historyChange, workflow.DefaultVersion, 1) == 1 {
-		hin := activities.HistoryInput{View: in.View, WindowEnd: end, Created: created, Partitions: res.Partitions}
+	// as the Parquet history keeps them, and the run's records (a
+	// discarded run's too). Histories recorded before this step skip it.
+	if workflow.GetVersion(ctx, historyChange, workflow.DefaultVersion, 1) == 1 {
+		hin := activities.HistoryInput{View: in.View, WindowEnd: end, Created: created, Shards: shards, Partitions: res.Partitions}
 		if err := workflow.ExecuteActivity(actx, a.AppendHistory, hin).Get(ctx, nil); err != nil {
 			return res, fmt.Errorf("append history: %w", err)
 		}

@@ -59,32 +59,6 @@ func (s *Store) MarkPublished(ctx context.Context, view string, end, created, pu
 // window_end, clustered by view, as training sets filter it), or checks
 // that it has the four columns.
 func (s *Store) ensurePublished(ctx context.Context) error {
-	name := s.dataset.String() + "." + PublishedTable
-	t := s.ds().Table(PublishedTable)
-	md, err := t.Metadata(ctx)
-	if isNotFound(err) {
-		err = t.Create(ctx, &gbigquery.TableMetadata{
-			Schema:           publishedSchema,
-			TimePartitioning: &gbigquery.TimePartitioning{Type: gbigquery.DayPartitioningType, Field: "window_end"},
-			Clustering:       &gbigquery.Clustering{Fields: []string{"view"}},
-			Description:      "Skewfree publications: when each version of a view's window was online (append-only; take the earliest published)",
-		})
-		if err == nil || isConflict(err) {
-			return nil
-		}
-		return resourceError("create table "+name, err)
-	}
-	if err != nil {
-		return resourceError("table "+name, err)
-	}
-	have := map[string]gbigquery.FieldType{}
-	for _, f := range md.Schema {
-		have[f.Name] = normalType(f.Type)
-	}
-	for _, f := range publishedSchema {
-		if got, ok := have[f.Name]; !ok || got != f.Type {
-			return fmt.Errorf("%w: table %s column %s: want %s, the table has %q", ErrSchema, name, f.Name, f.Type, got)
-		}
-	}
-	return nil
+	return s.ensureAux(ctx, PublishedTable, publishedSchema, "window_end",
+		"Skewfree publications: when each version of a view's window was online (append-only; take the earliest published)")
 }
