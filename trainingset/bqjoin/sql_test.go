@@ -66,7 +66,7 @@ func TestViewSQL(t *testing.T) {
 		{name: "newest event_timestamp, then created_timestamp (null loses), exact ties by value; one row per (key, time)",
 			want: []string{"ROW_NUMBER() OVER (PARTITION BY h0.k ORDER BY h0.ts, h0.cr NULLS FIRST, TO_JSON_STRING(STRUCT(h0.f0, h0.f1))) AS rk", "SELECT DISTINCT `user_id` AS k, event_timestamp AS t"}},
 		{name: "sub-quadratic: a running best per key in availability order, history before a pair at the same time",
-			want: []string{"UNION ALL", "MAX(rk) OVER (PARTITION BY k ORDER BY av, side ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)", "JOIN h ON h.k = b.k AND h.rk = b.rk"},
+			want:    []string{"UNION ALL", "MAX(rk) OVER (PARTITION BY k ORDER BY av, side ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)", "JOIN h ON h.k = b.k AND h.rk = b.rk"},
 			notWant: []string{"JOIN h ON h.k = e.k", "FROM e\n  JOIN h"}},
 		{name: "only the history of requested keys is ranked",
 			want: []string{"AND `user_id` IN (SELECT k FROM e)"}},
