@@ -4,3 +4,7 @@ package bigquery
 // job and before it waits for it; a non-nil error is returned as if the
 // worker had died there (the job runs on).
 func SetAfterLoadInsert(s *Store, hook func(jobID string) error) { s.afterLoadInsert = hook }
+
+// SetOnQuery makes the sources call hook with the id of every query job
+// they create.
+func SetOnQuery(s *Sources, hook func(jobID string)) { s.onQuery = hook }
