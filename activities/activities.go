@@ -145,7 +145,10 @@ func (a *Activities) ComputeWindow(ctx context.Context, in ComputeInput) (Comput
 	var ev *features.Frame
 	var err error
 	if sr, ok := a.Sources.(ShardReader); ok && in.Shard >= 0 {
-		ev, err = sr.ReadShard(ctx, src, features.Window(v, in.WindowEnd), in.WindowEnd, joinKey, in.Shard, in.Shards)
+		// The run's shards may share one scan of the window (BigQuery
+		// sources): tell the reader which run this is.
+		rctx := pipeline.WithRun(ctx, fmt.Sprintf("%s/%d/%d", in.View, features.Micros(in.WindowEnd), features.Micros(in.Created)))
+		ev, err = sr.ReadShard(rctx, src, features.Window(v, in.WindowEnd), in.WindowEnd, joinKey, in.Shard, in.Shards)
 	} else {
 		ev, err = a.Sources.Read(ctx, src, features.Window(v, in.WindowEnd), in.WindowEnd)
 		if err == nil && in.Shard >= 0 {

@@ -134,6 +134,16 @@ func Basics() []Basic {
 		{Name: "without as-known-at the later correction leaks (documented default)",
 			Ents: []Ent{{Key: "a", T: 30}}, Hist: []Hist{{Key: "a", TS: 24, Cr: 24, Val: iv(1)}, {Key: "a", TS: 24, Cr: 40, Val: iv(5)}},
 			Want: []*int64{iv(5)}},
+		{Name: "many versions of a key, many label times: each label its own newest within TTL",
+			Ents: []Ent{{Key: "a", T: 0.5}, {Key: "a", T: 1}, {Key: "a", T: 2.5}, {Key: "a", T: 4}, {Key: "b", T: 4}, {Key: "a", T: 5}, {Key: "a", T: 8}, {Key: "a", T: 8, PlusUS: 1}},
+			Hist: []Hist{{Key: "a", TS: 3, Cr: 3, Val: iv(13)}, {Key: "a", TS: 1, Cr: 1, Val: iv(11)}, {Key: "b", TS: 3.5, Cr: 3.5, Val: iv(99)}, {Key: "a", TS: 6, Cr: 6, Val: iv(16)},
+				{Key: "a", TS: 2, Cr: 2, Val: iv(12)}, {Key: "a", TS: 5, Cr: 5, Val: iv(15)}, {Key: "a", TS: 4.5, Cr: 9, Val: iv(14)}},
+			TTL:  2 * time.Hour,
+			Want: []*int64{nil, iv(11), iv(12), iv(13), iv(99), iv(15), iv(16), nil}},
+		{Name: "exact duplicate history rows (a retried insert) give their one value",
+			Ents: []Ent{{Key: "a", T: 30}},
+			Hist: []Hist{{Key: "a", TS: 24, Cr: 24, Val: iv(1)}, {Key: "a", TS: 24, Cr: 20, Val: iv(9)}, {Key: "a", TS: 24, Cr: 24, Val: iv(1)}},
+			Want: []*int64{iv(1)}},
 		{Name: "no created_timestamp column: still the latest event",
 			Ents: []Ent{{Key: "a", T: 30}}, Hist: []Hist{{Key: "a", TS: 20, Val: iv(1)}, {Key: "a", TS: 24, Val: iv(2)}}, NoCreated: true,
 			Want: []*int64{iv(2)}},
@@ -192,6 +202,31 @@ func Versions() []Case {
 			Chunks: []Chunk{first, fix, unpublished},
 			Opt:    features.JoinOptions{Lateness: L},
 			Want:   []*int64{iv(3)}},
+		{Name: "as-known-at: a late publication of an older event loses to a newer visible one, wins while the newer waits",
+			// a: windows 10 and 20 published on time; a correction of 15
+			// published at 30 and a late 24 published at 35; 12 at 40. b
+			// interleaves to keep keys apart.
+			Ents: []Ent{{Key: "a", T: 11, PlusUS: us}, {Key: "a", T: 11}, {Key: "a", T: 21}, {Key: "a", T: 30}, {Key: "b", T: 30},
+				{Key: "a", T: 35, PlusUS: us}, {Key: "a", T: 35}, {Key: "a", T: 41}},
+			Chunks: []Chunk{
+				{Rows: []Hist{{Key: "a", TS: 10, Cr: 11, Val: iv(1)}}, Known: pub(11)},
+				{Rows: []Hist{{Key: "a", TS: 20, Cr: 21, Val: iv(2)}, {Key: "b", TS: 20, Cr: 21, Val: iv(7)}}, Known: pub(21)},
+				{Rows: []Hist{{Key: "a", TS: 15, Cr: 30, Val: iv(3)}}, Known: pub(30)},
+				{Rows: []Hist{{Key: "a", TS: 24, Cr: 34, Val: iv(5)}, {Key: "b", TS: 24, Cr: 34, Val: iv(8)}}, Known: pub(35)},
+				{Rows: []Hist{{Key: "a", TS: 12, Cr: 40, Val: iv(4)}}, Known: pub(40)},
+			},
+			Opt:  features.JoinOptions{Lateness: time.Hour, AsKnownAt: true},
+			Want: []*int64{nil, iv(1), iv(2), iv(2), iv(7), iv(2), iv(5), iv(5)}},
+		{Name: "as-known-at: TTL applies to the newest row available by T",
+			// At 30 the newest available is 20 (inside 10h, inclusive); at 36
+			// it is 24 published at 35, 12h old: null, though nothing newer.
+			Ents: []Ent{{Key: "a", T: 30}, {Key: "a", T: 34}, {Key: "a", T: 36}},
+			Chunks: []Chunk{
+				{Rows: []Hist{{Key: "a", TS: 20, Cr: 21, Val: iv(2)}}, Known: pub(21)},
+				{Rows: []Hist{{Key: "a", TS: 24, Cr: 34, Val: iv(5)}}, Known: pub(35)},
+			},
+			Opt:  features.JoinOptions{TTL: 10 * time.Hour, AsKnownAt: true},
+			Want: []*int64{iv(2), nil, nil}},
 		{Name: "as-known-at: published before E+L still waits for availability",
 			Ents:   []Ent{{Key: "a", T: 25}, {Key: "a", T: 26}},
 			Chunks: []Chunk{{Rows: []Hist{{Key: "a", TS: 24, Cr: 24.5, Val: iv(1)}}, Known: pub(24.6)}},

@@ -9,3 +9,7 @@ func SetAfterLoadInsert(s *Store, hook func(jobID string) error) { s.afterLoadIn
 // report that error as its own (a failed job, which the emulator never
 // reports).
 func SetJobErr(s *Store, hook func(jobID string) error) { s.jobErr = hook }
+
+// SetOnQuery makes the sources call hook with the id of every query job
+// they create.
+func SetOnQuery(s *Sources, hook func(jobID string)) { s.onQuery = hook }

@@ -69,13 +69,26 @@ func Bounds(minT, maxT time.Time, ttl, lateness time.Duration) (from, to time.Ti
 // JoinSQL joins back to the entity rows.
 //
 // It is the join contract (DESIGN.md, "Point-in-time join") in SQL, the
-// same as features.AsOfJoin: a history row of the same key is visible at T
-// when event_timestamp + lateness <= T (VisibleAtEventTime: event_timestamp
-// <= T), and under AsKnownAt also when its version's publication time is
-// <= T; it is within TTL when T - ttl <= event_timestamp; the greatest
-// event_timestamp wins, ties to the greatest created_timestamp (a null one
-// loses to any). All arithmetic is on integer microseconds, so the edges
-// are exact.
+// same as features.AsOfJoin: a history row of the same key is available at
+// its event_timestamp + lateness (VisibleAtEventTime: event_timestamp),
+// under AsKnownAt at the later of that and its version's publication time;
+// it is visible at T when available by T. The winner at T is the visible
+// row with the greatest event_timestamp, ties to the greatest
+// created_timestamp (a null one loses to any); it answers when within TTL,
+// T - ttl <= event_timestamp (if the winner is too old, every visible row
+// is). All arithmetic is on integer microseconds, so the edges are exact.
+//
+// The statement is linear after a sort per key, never pairs × history
+// rows: each history row of a requested key is ranked within its key by
+// (event_timestamp, created_timestamp) (h.rk); history rows and entity
+// pairs are merged per key in availability order (a history row before a
+// pair at the same time: the bound is inclusive), and a running MAX of the
+// rank gives each pair its winner, joined back on (key, rank). Rows that tie
+// exactly on both timestamps are ordered by their feature values
+// (TO_JSON_STRING), so the answer depends on the table's contents only,
+// not on how BigQuery stores or reads it (the Go join breaks such ties by
+// file order, which a table does not have: identical rows, a retried
+// insert's, give the same answer on both).
 func ViewSQL(entities string, v ViewSpec) (string, error) {
 	if err := checkIdent(v.JoinKey); err != nil {
 		return "", err
@@ -85,12 +98,15 @@ func ViewSQL(entities string, v ViewSpec) (string, error) {
 	// e: the distinct (key, time) pairs; null keys never match.
 	w("WITH e AS (\n  SELECT DISTINCT %s AS %s, %s AS %s\n  FROM %s\n  WHERE %s IS NOT NULL\n),\n",
 		quote(v.JoinKey), keyCol, EventTimestamp, timeCol, table(entities), quote(v.JoinKey))
-	// h: the history inside the partition bounds, times in microseconds.
-	w("h AS (\n  SELECT %s AS %s, UNIX_MICROS(%s) AS ts, UNIX_MICROS(%s) AS cr", quote(v.JoinKey), keyCol, EventTimestamp, CreatedTimestamp)
+	// h0: the history of the requested keys inside the partition bounds,
+	// times in microseconds.
+	w("h0 AS (\n  SELECT %s AS %s, UNIX_MICROS(%s) AS ts, UNIX_MICROS(%s) AS cr", quote(v.JoinKey), keyCol, EventTimestamp, CreatedTimestamp)
+	fs := make([]string, len(v.Features))
 	for i, f := range v.Features {
 		if err := checkIdent(f.Name); err != nil {
 			return "", err
 		}
+		fs[i] = fmt.Sprintf("f%d", i)
 		if v.Missing[f.Name] {
 			t, err := sqlType(f.Type)
 			if err != nil {
@@ -101,7 +117,12 @@ func ViewSQL(entities string, v ViewSpec) (string, error) {
 			w(", %s AS f%d", quote(f.Name), i)
 		}
 	}
-	w("\n  FROM %s\n  WHERE %s\n)", table(v.History), rangeFilter(EventTimestamp, v.From, v.To))
+	w("\n  FROM %s\n  WHERE %s\n    AND %s IN (SELECT %s FROM e)\n)", table(v.History), rangeFilter(EventTimestamp, v.From, v.To), quote(v.JoinKey), keyCol)
+	delay := int64(0)
+	if v.Visibility == features.VisibleWhenAvailable {
+		delay = max(v.Lateness.Microseconds(), 0)
+	}
+	avail := fmt.Sprintf("h0.ts + %d", delay)
 	known := ""
 	if v.AsKnownAt {
 		if v.Published == "" {
@@ -111,30 +132,30 @@ func ViewSQL(entities string, v ViewSpec) (string, error) {
 		// first time); a version without one is never known.
 		w(",\np AS (\n  SELECT UNIX_MICROS(window_end) AS ts, UNIX_MICROS(created) AS cr, MIN(UNIX_MICROS(published)) AS known\n")
 		w("  FROM %s\n  WHERE view = %s AND %s\n  GROUP BY ts, cr\n)", table(v.Published), stringLit(v.View), rangeFilter("window_end", v.From, v.To))
-		known = "\n    JOIN p ON p.ts = h.ts AND p.cr = h.cr"
+		avail = fmt.Sprintf("GREATEST(%s, p.known)", avail)
+		known = "\n  JOIN p ON p.ts = h0.ts AND p.cr = h0.cr"
 	}
-	w("\nSELECT %s, %s", keyCol, timeCol)
-	for i := range v.Features {
-		w(", f%d", i)
+	// h: each visible-some-day history row with its availability time and
+	// its rank within the key in (ts, cr) order, exact ties by value.
+	tie := "''"
+	if len(fs) > 0 {
+		tie = "TO_JSON_STRING(STRUCT(h0." + strings.Join(fs, ", h0.") + "))"
 	}
-	w("\nFROM (\n  SELECT e.%s, e.%s", keyCol, timeCol)
-	for i := range v.Features {
-		w(", h.f%d", i)
+	w(",\nh AS (\n  SELECT h0.*, %s AS av,\n    ROW_NUMBER() OVER (PARTITION BY h0.%s ORDER BY h0.ts, h0.cr NULLS FIRST, %s) AS rk\n  FROM h0%s\n)", avail, keyCol, tie, known)
+	// u: history rows and entity pairs per key in availability order; a
+	// pair's running MAX(rk) is the rank of its winner.
+	w(",\nu AS (\n  SELECT %s, CAST(NULL AS TIMESTAMP) AS %s, av, 0 AS side, rk FROM h\n", keyCol, timeCol)
+	w("  UNION ALL\n  SELECT %s, %s, UNIX_MICROS(%s), 1, NULL FROM e\n)", keyCol, timeCol, timeCol)
+	w(",\nbest AS (\n  SELECT %s, %s, side,\n    MAX(rk) OVER (PARTITION BY %s ORDER BY av, side ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS rk\n  FROM u\n)",
+		keyCol, timeCol, keyCol)
+	w("\nSELECT b.%s, b.%s", keyCol, timeCol)
+	for _, f := range fs {
+		w(", h.%s", f)
 	}
-	w(",\n    ROW_NUMBER() OVER (PARTITION BY e.%s, e.%s ORDER BY h.ts DESC, h.cr DESC NULLS LAST) AS rn\n", keyCol, timeCol)
-	w("  FROM e\n  JOIN h ON h.%s = e.%s%s\n", keyCol, keyCol, known)
-	delay := int64(0)
-	if v.Visibility == features.VisibleWhenAvailable {
-		delay = max(v.Lateness.Microseconds(), 0)
-	}
-	w("  WHERE h.ts + %d <= UNIX_MICROS(e.%s)", delay, timeCol)
+	w("\nFROM best b\nJOIN h ON h.%s = b.%s AND h.rk = b.rk\nWHERE b.side = 1", keyCol, keyCol)
 	if v.TTL > 0 {
-		w("\n    AND h.ts >= UNIX_MICROS(e.%s) - %d", timeCol, v.TTL.Microseconds())
+		w("\n  AND h.ts >= UNIX_MICROS(b.%s) - %d", timeCol, v.TTL.Microseconds())
 	}
-	if v.AsKnownAt {
-		w("\n    AND p.known <= UNIX_MICROS(e.%s)", timeCol)
-	}
-	w("\n)\nWHERE rn = 1")
 	return b.String(), nil
 }
 
@@ -146,9 +167,14 @@ type Part struct {
 }
 
 // JoinSQL joins the intermediate tables back to every entity row: one
-// output row per entity row, in input order (RowColumn), duplicates kept,
-// nulls where a view had no answer. With passThrough the entity table's
-// other columns lead, as in a local training set.
+// output row per entity row, duplicates kept, nulls where a view had no
+// answer. With passThrough the entity table's other columns lead, as in a
+// local training set.
+//
+// The result is in no particular order: it has no ORDER BY, whose global
+// sort of a large result is the classic "resources exceeded" failure. A
+// table has no order anyway (RowColumn is the input order), and Build
+// writes Parquet by placing each result row at its RowColumn.
 func JoinSQL(entities string, parts []Part, passThrough bool) (string, error) {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -172,7 +198,6 @@ func JoinSQL(entities string, parts []Part, passThrough bool) (string, error) {
 		}
 		w("\nLEFT JOIN %s v%d ON v%d.%s = e.%s AND v%d.%s = e.%s", table(p.Table), i, i, keyCol, quote(p.JoinKey), i, timeCol, EventTimestamp)
 	}
-	w("\nORDER BY e.%s", RowColumn)
 	return b.String(), nil
 }
 
