@@ -23,8 +23,8 @@ type History interface {
 	// Prepare makes sure the view's rows can be appended (creating or
 	// extending its table) before the run writes anything.
 	Prepare(ctx context.Context, view string) error
-	// AppendVersion appends the version's rows, which rows yields.
-	AppendVersion(ctx context.Context, view string, end, created time.Time, rows func(yield func(*features.Frame) error) error) (int64, error)
+	// AppendVersion appends the version's want rows, which rows yields.
+	AppendVersion(ctx context.Context, view string, end, created time.Time, want int64, rows func(yield func(*features.Frame) error) error) (int64, error)
 	MarkPublished(ctx context.Context, view string, end, created, published time.Time) error
 	// AppendRuns appends a run's records (every shard's) at a stage
 	// ("committed", "published"), exactly once per (version, stage).

@@ -168,3 +168,44 @@ func TestBigQueryHistoryHoldsTheCommittedVersion(t *testing.T) {
 		t.Errorf("the refused run left %v rows in BigQuery (%v)", n, err)
 	}
 }
+
+// A _runs table that cannot take the run records (someone made it with
+// other columns) costs the records' copy in BigQuery, not the data: the
+// version is appended and published all the same.
+func TestBadRunsTableDoesNotStopTheData(t *testing.T) {
+	bq := testenv.StartBigQuery(t, "skewfree-test", "history")
+	a, _ := setup(t)
+	ctx := context.Background()
+	err := bq.Client.Dataset("history").Table("_runs").Create(ctx, &gbigquery.TableMetadata{Schema: gbigquery.Schema{
+		{Name: "view", Type: gbigquery.IntegerFieldType},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := bqstore.Open(ctx, bq.Client, a.Registry, bqstore.Dataset{Project: bq.Project, Dataset: bq.Dataset}, bqstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.History = h
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	end := start.Add(4 * 24 * time.Hour)
+	created := end.Add(time.Hour)
+	out := computeWindow(t, env, a, activities.ComputeInput{View: "user_orders", WindowEnd: end, Created: created, Shard: -1})
+	parts := []parquet.Partition{out.Partition}
+	if _, err := env.ExecuteActivity(a.AppendHistory, activities.HistoryInput{View: "user_orders", WindowEnd: end, Created: created, Partitions: parts}); err != nil {
+		t.Fatalf("append history with a bad _runs table: %v", err)
+	}
+	if _, err := env.ExecuteActivity(a.MarkPublished, activities.PublishInput{View: "user_orders", WindowEnd: end, Created: created, Published: created.Add(time.Second), Partitions: parts}); err != nil {
+		t.Fatalf("publish with a bad _runs table: %v", err)
+	}
+	it, err := bq.Client.Query("SELECT COUNT(*) FROM `skewfree-test.history.user_orders`").Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row []gbigquery.Value
+	if err := it.Next(&row); err != nil || row[0].(int64) != out.Partition.Rows {
+		t.Fatalf("BigQuery holds %v rows (%v), want the version's %d", row, err, out.Partition.Rows)
+	}
+}

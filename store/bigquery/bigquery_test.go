@@ -127,7 +127,7 @@ func TestAppendCreatesTable(t *testing.T) {
 		{"hourly_user", day.Add(5 * time.Hour), gbigquery.HourPartitioningType},
 	} {
 		f := frame(t, reg, tc.view, 7, tc.end, micros, 3)
-		n, err := s.AppendVersion(ctx, tc.view, tc.end, micros, bigquery.FramesOf(f))
+		n, err := s.AppendVersion(ctx, tc.view, tc.end, micros, -1, bigquery.FramesOf(f))
 		if err != nil {
 			t.Fatalf("%s: %v", tc.view, err)
 		}
@@ -208,11 +208,11 @@ func TestAppendRetryExactlyOnce(t *testing.T) {
 	})
 	// The version is two frames (two Parquet files of one run).
 	rows := bigquery.FramesOf(frame(t, reg, "daily_user", 3, day, micros, 1), frame(t, reg, "daily_user", 2, day, micros, 4))
-	if _, err := s.AppendVersion(ctx, "daily_user", day, micros, rows); !errors.Is(err, died) {
+	if _, err := s.AppendVersion(ctx, "daily_user", day, micros, 5, rows); !errors.Is(err, died) {
 		t.Fatalf("first attempt: %v, want the injected failure", err)
 	}
 	for attempt := range 2 {
-		if _, err := s.AppendVersion(ctx, "daily_user", day, micros, rows); err != nil {
+		if _, err := s.AppendVersion(ctx, "daily_user", day, micros, 5, rows); err != nil {
 			t.Fatalf("retry %d: %v", attempt, err)
 		}
 	}
@@ -224,7 +224,7 @@ func TestAppendRetryExactlyOnce(t *testing.T) {
 	}
 	// A correction: a new version of the same window.
 	later := micros.Add(time.Hour)
-	if _, err := s.AppendVersion(ctx, "daily_user", day, later, bigquery.FramesOf(frame(t, reg, "daily_user", 4, day, later, 2))); err != nil {
+	if _, err := s.AppendVersion(ctx, "daily_user", day, later, -1, bigquery.FramesOf(frame(t, reg, "daily_user", 4, day, later, 2))); err != nil {
 		t.Fatal(err)
 	}
 	got := fmt.Sprint(query(t, bq.Client, fmt.Sprintf("SELECT created_timestamp, COUNT(*) FROM `%s.%s.daily_user` GROUP BY 1 ORDER BY 1", testProject, testDataset)))
@@ -252,7 +252,7 @@ func TestAppendAfterFailedLoad(t *testing.T) {
 	failing := map[string]bool{}
 	reason := "backendError"
 	bigquery.SetJobErr(s, func(id string) error {
-		if !failing[id] && strings.Contains(id, "-r") {
+		if reason != "invalid" && !failing[id] && strings.Contains(id, "-r") {
 			return nil
 		}
 		failing[id] = true
@@ -260,13 +260,13 @@ func TestAppendAfterFailedLoad(t *testing.T) {
 	})
 	first := s.JobID("daily_user", day, micros)
 	rows := bigquery.FramesOf(frame(t, reg, "daily_user", 3, day, micros, 1))
-	_, err := s.AppendVersion(ctx, "daily_user", day, micros, rows)
+	_, err := s.AppendVersion(ctx, "daily_user", day, micros, 3, rows)
 	if err == nil || errors.Is(err, features.ErrInput) || !strings.Contains(err.Error(), first) {
 		t.Fatalf("failed job: %v, want a retryable error naming job %s", err, first)
 	}
 	query(t, bq.Client, fmt.Sprintf("DELETE FROM `%s.%s.daily_user` WHERE TRUE", testProject, testDataset))
 	for attempt := range 2 {
-		if _, err := s.AppendVersion(ctx, "daily_user", day, micros, rows); err != nil {
+		if _, err := s.AppendVersion(ctx, "daily_user", day, micros, 3, rows); err != nil {
 			t.Fatalf("attempt %d after the failed job: %v", attempt, err)
 		}
 	}
@@ -274,21 +274,24 @@ func TestAppendAfterFailedLoad(t *testing.T) {
 		t.Fatalf("%d rows, want 3 (the second job's, once)", n)
 	}
 
-	// Invalid rows: one failed job ends the run.
+	// Invalid rows: the first refusal is retried once (a column just
+	// added may not be visible to the load yet), the second ends the run.
 	reason = "invalid"
 	next := day.Add(24 * time.Hour)
-	_, err = s.AppendVersion(ctx, "daily_user", next, micros, bigquery.FramesOf(frame(t, reg, "daily_user", 3, next, micros, 1)))
-	if !errors.Is(err, bigquery.ErrLoadFailed) || !errors.Is(err, features.ErrInput) {
-		t.Fatalf("invalid rows: %v, want ErrLoadFailed (not retried)", err)
+	_, err = s.AppendVersion(ctx, "daily_user", next, micros, -1, bigquery.FramesOf(frame(t, reg, "daily_user", 3, next, micros, 1)))
+	if err == nil || errors.Is(err, features.ErrInput) {
+		t.Fatalf("first refusal of the rows: %v, want a retryable error", err)
 	}
-	_, err = s.AppendVersion(ctx, "daily_user", next, micros, bigquery.FramesOf(frame(t, reg, "daily_user", 3, next, micros, 1)))
-	if !errors.Is(err, bigquery.ErrLoadFailed) {
-		t.Fatalf("retry of a version whose job refused its rows: %v, want ErrLoadFailed again", err)
+	for attempt := range 2 {
+		_, err = s.AppendVersion(ctx, "daily_user", next, micros, -1, bigquery.FramesOf(frame(t, reg, "daily_user", 3, next, micros, 1)))
+		if !errors.Is(err, bigquery.ErrLoadFailed) || !errors.Is(err, features.ErrInput) {
+			t.Fatalf("attempt %d after a refusal: %v, want ErrLoadFailed (not retried)", attempt, err)
+		}
 	}
 
 	// Rows that are not the version's (another event_timestamp) are
 	// refused before any job.
-	_, err = s.AppendVersion(ctx, "daily_user", next.Add(24*time.Hour), micros, bigquery.FramesOf(frame(t, reg, "daily_user", 3, next, micros, 1)))
+	_, err = s.AppendVersion(ctx, "daily_user", next.Add(24*time.Hour), micros, -1, bigquery.FramesOf(frame(t, reg, "daily_user", 3, next, micros, 1)))
 	if !errors.Is(err, features.ErrInput) || !strings.Contains(err.Error(), "event_timestamp") {
 		t.Fatalf("rows of another window: %v, want an input error naming event_timestamp", err)
 	}

@@ -36,7 +36,7 @@ func (s *Store) MarkPublished(ctx context.Context, view string, end, created, pu
 	}
 	name := s.dataset.String() + "." + PublishedTable
 	id := JobIDOf(s.dataset, s.opts.Project, "published", view, end, created)
-	_, err := s.loadOnce(ctx, id, name, s.ds().Table(PublishedTable), map[string]string{"skewfree_view": labelValue(view)},
+	_, err := s.loadOnce(ctx, id, name, 1, s.ds().Table(PublishedTable), map[string]string{"skewfree_view": labelValue(view)},
 		func(w io.Writer) (int64, error) {
 			buf := appendJSONString([]byte(`{"view":`), view)
 			buf = append(buf, `,"window_end":"`...)

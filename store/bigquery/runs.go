@@ -61,7 +61,7 @@ func (s *Store) AppendRuns(ctx context.Context, stage string, recs []features.Ru
 	}
 	name := s.dataset.String() + "." + RunsTable
 	id := JobIDOf(s.dataset, s.opts.Project, "runs_"+stage, view, end, created)
-	_, err := s.loadOnce(ctx, id, name, s.ds().Table(RunsTable), map[string]string{"skewfree_view": labelValue(view)},
+	_, err := s.loadOnce(ctx, id, name, int64(len(recs)), s.ds().Table(RunsTable), map[string]string{"skewfree_view": labelValue(view)},
 		func(w io.Writer) (int64, error) {
 			for _, r := range recs {
 				rec, err := json.Marshal(r)

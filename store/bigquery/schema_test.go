@@ -31,7 +31,7 @@ func TestSchemaEvolution(t *testing.T) {
 	ctx := context.Background()
 	table := testProject + "." + testDataset + ".daily_user"
 	v1 := registry(t, "user_id", feats[:2])
-	if _, err := open(t, bq, v1).AppendVersion(ctx, "daily_user", day, micros, bigquery.FramesOf(frame(t, v1, "daily_user", 4, day, micros, 1))); err != nil {
+	if _, err := open(t, bq, v1).AppendVersion(ctx, "daily_user", day, micros, -1, bigquery.FramesOf(frame(t, v1, "daily_user", 4, day, micros, 1))); err != nil {
 		t.Fatal(err)
 	}
 
@@ -41,7 +41,7 @@ func TestSchemaEvolution(t *testing.T) {
 	patches := recordPatches(t, bq)
 	v2 := registry(t, "user_id", append(feats[:2:2], features.Feature{Name: "tier", Type: features.String}))
 	next := day.Add(24 * time.Hour)
-	if _, err := open(t, bq, v2).AppendVersion(ctx, "daily_user", next, micros.Add(24*time.Hour), bigquery.FramesOf(frame(t, v2, "daily_user", 4, next, micros.Add(24*time.Hour), 2))); err != nil {
+	if _, err := open(t, bq, v2).AppendVersion(ctx, "daily_user", next, micros.Add(24*time.Hour), -1, bigquery.FramesOf(frame(t, v2, "daily_user", 4, next, micros.Add(24*time.Hour), 2))); err != nil {
 		t.Fatalf("new feature: %v", err)
 	}
 	if len(*patches) != 1 {
@@ -69,7 +69,7 @@ func TestSchemaEvolution(t *testing.T) {
 		{"join key renamed", registry(t, "uid", feats[:2]), "uid"},
 	} {
 		then := next.Add(24 * time.Hour)
-		_, err := open(t, bq, tc.reg).AppendVersion(ctx, "daily_user", then, micros, bigquery.FramesOf(frame(t, tc.reg, "daily_user", 4, then, micros, 3)))
+		_, err := open(t, bq, tc.reg).AppendVersion(ctx, "daily_user", then, micros, -1, bigquery.FramesOf(frame(t, tc.reg, "daily_user", 4, then, micros, 3)))
 		if !errors.Is(err, bigquery.ErrSchema) || !errors.Is(err, features.ErrInput) {
 			t.Fatalf("%s: %v, want ErrSchema (an input error)", tc.name, err)
 		}
@@ -89,7 +89,7 @@ func TestPartitioningMismatch(t *testing.T) {
 	ctx := context.Background()
 	reg := registry(t, "user_id", feats)
 	s := open(t, bq, reg)
-	if _, err := s.AppendVersion(ctx, "daily_user", day, micros, bigquery.FramesOf(frame(t, reg, "daily_user", 2, day, micros, 1))); err != nil {
+	if _, err := s.AppendVersion(ctx, "daily_user", day, micros, -1, bigquery.FramesOf(frame(t, reg, "daily_user", 2, day, micros, 1))); err != nil {
 		t.Fatal(err)
 	}
 	// The same table name for an hourly view: the "daily_user" view is
@@ -100,7 +100,7 @@ func TestPartitioningMismatch(t *testing.T) {
 		&features.View{Name: "daily_user", Entity: "user", Source: "events", Cadence: features.Hourly, Owner: "t", Description: "d",
 			Func: &features.FuncTransform{Version: "v1", Features: feats, Fn: func(features.FuncInput, []features.Value) error { return nil }}})
 	end := day.Add(time.Hour)
-	_, err := open(t, bq, r).AppendVersion(ctx, "daily_user", end, micros, bigquery.FramesOf(frame(t, r, "daily_user", 2, end, micros, 1)))
+	_, err := open(t, bq, r).AppendVersion(ctx, "daily_user", end, micros, -1, bigquery.FramesOf(frame(t, r, "daily_user", 2, end, micros, 1)))
 	if !errors.Is(err, bigquery.ErrSchema) || !strings.Contains(err.Error(), "HOUR") || !strings.Contains(err.Error(), testDataset+".daily_user") {
 		t.Fatalf("hourly view into a DAY-partitioned table: %v, want ErrSchema naming the table and HOUR", err)
 	}

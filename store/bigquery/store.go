@@ -170,13 +170,20 @@ func resourceError(what string, err error) error {
 	if errors.As(err, &ge) {
 		switch ge.Code {
 		case http.StatusNotFound:
-			return fmt.Errorf("%w: %s does not exist (%s)", ErrNotFound, what, ge.Message)
+			return fmt.Errorf("%w: %s does not exist (%s)%w", ErrNotFound, what, ge.Message, cause{err})
 		case http.StatusForbidden, http.StatusUnauthorized:
-			return fmt.Errorf("%w: %s: %s", ErrPermission, what, ge.Message)
+			return fmt.Errorf("%w: %s: %s%w", ErrPermission, what, ge.Message, cause{err})
 		}
 	}
 	return fmt.Errorf("bigquery: %s: %w", what, err)
 }
+
+// cause keeps an error in a chain (errors.As still finds the API error)
+// without repeating its text in the message.
+type cause struct{ err error }
+
+func (cause) Error() string   { return "" }
+func (c cause) Unwrap() error { return c.err }
 
 func isNotFound(err error) bool {
 	var ge *googleapi.Error

@@ -75,7 +75,7 @@ func (s *Store) Prepare(ctx context.Context, view string) error {
 //
 // The rows travel as newline-delimited JSON, timestamps as RFC 3339 with
 // microseconds: exact, and what the BigQuery emulator also loads exactly.
-func (s *Store) AppendVersion(ctx context.Context, view string, end, created time.Time, rows Frames) (int64, error) {
+func (s *Store) AppendVersion(ctx context.Context, view string, end, created time.Time, want int64, rows Frames) (int64, error) {
 	sp, err := s.specOf(view)
 	if err != nil {
 		return 0, err
@@ -84,7 +84,7 @@ func (s *Store) AppendVersion(ctx context.Context, view string, end, created tim
 		return 0, err
 	}
 	name := s.dataset.String() + "." + sp.view
-	return s.loadOnce(ctx, s.JobID(view, end, created), name, s.ds().Table(sp.view), map[string]string{"skewfree_view": labelValue(sp.view)},
+	return s.loadOnce(ctx, s.JobID(view, end, created), name, want, s.ds().Table(sp.view), map[string]string{"skewfree_view": labelValue(sp.view)},
 		func(w io.Writer) (int64, error) {
 			var n int64
 			err := rows(func(f *features.Frame) error {
@@ -101,10 +101,19 @@ func (s *Store) AppendVersion(ctx context.Context, view string, end, created tim
 		})
 }
 
+// maxInvalid is how many jobs of a version may be refused for their rows
+// before the version fails for good: one more than one, since a column
+// just added to a table may not yet be visible to the first load.
+const maxInvalid = 2
+
 // loadOnce runs the load job named base (or the first of base-rN not yet
 // failed) into table, exactly once, with encode writing its NDJSON rows.
-func (s *Store) loadOnce(ctx context.Context, base, name string, table *gbigquery.Table, labels map[string]string, encode func(io.Writer) (int64, error)) (int64, error) {
+// want is the rows the version holds (-1: unknown): a job an earlier
+// attempt completed must have loaded as many (a version recomputed after
+// its load, with the same created time, would otherwise differ silently).
+func (s *Store) loadOnce(ctx context.Context, base, name string, want int64, table *gbigquery.Table, labels map[string]string, encode func(io.Writer) (int64, error)) (int64, error) {
 	var lastErr error
+	invalid := 0
 	for attempt := range maxJobAttempts {
 		id := base
 		if attempt > 0 {
@@ -120,17 +129,19 @@ func (s *Store) loadOnce(ctx context.Context, base, name string, table *gbigquer
 			}
 			if jobErr == nil {
 				s.opts.Logger.Info("bigquery load already done by an earlier attempt", "job", id, "table", name)
-				return loadedRows(st, -1), nil
+				return checkLoaded(id, name, st, want)
 			}
 			if invalidRows(jobErr) {
-				return 0, fmt.Errorf("%w: load job %s into %s refused the rows: %w", ErrLoadFailed, id, name, jobErr)
+				if invalid++; invalid >= maxInvalid {
+					return 0, fmt.Errorf("%w: load job %s into %s refused the rows: %w", ErrLoadFailed, id, name, jobErr)
+				}
 			}
 			lastErr = jobErr
 			continue
 		case !isNotFound(err):
 			return 0, resourceError("load job "+id, err)
 		}
-		return s.load(ctx, id, name, table, labels, encode)
+		return s.load(ctx, id, name, table, labels, encode, invalid)
 	}
 	return 0, fmt.Errorf("%w: %d load jobs into %s failed (%s...-r%d), the last with: %w", ErrLoadFailed, maxJobAttempts, name, base, maxJobAttempts-1, lastErr)
 }
@@ -138,7 +149,7 @@ func (s *Store) loadOnce(ctx context.Context, base, name string, table *gbigquer
 // load runs one load job. A job that ran and failed is an error of this
 // attempt (retryable unless its rows are invalid); the next attempt loads
 // under the next id.
-func (s *Store) load(ctx context.Context, id, name string, table *gbigquery.Table, labels map[string]string, encode func(io.Writer) (int64, error)) (int64, error) {
+func (s *Store) load(ctx context.Context, id, name string, table *gbigquery.Table, labels map[string]string, encode func(io.Writer) (int64, error), invalid int) (int64, error) {
 	pr, pw := io.Pipe()
 	type encoded struct {
 		rows int64
@@ -161,9 +172,9 @@ func (s *Store) load(ctx context.Context, id, name string, table *gbigquery.Tabl
 	ld.CreateDisposition = gbigquery.CreateNever
 	ld.Labels = labels
 	job, err := ld.Run(ctx)
-	pr.CloseWithError(errors.New("load request ended"))
+	pr.CloseWithError(errLoadEnded)
 	enc := <-done
-	if enc.err != nil && !errors.Is(enc.err, io.ErrClosedPipe) {
+	if enc.err != nil && !errors.Is(enc.err, errLoadEnded) && !errors.Is(enc.err, io.ErrClosedPipe) {
 		// The rows could not be read or encoded: whatever the request
 		// did, it must not be the version's load. A job that was created
 		// from a cut stream is cancelled best effort; its id stays taken
@@ -194,13 +205,31 @@ func (s *Store) load(ctx context.Context, id, name string, table *gbigquery.Tabl
 	}
 	if jobErr != nil {
 		s.opts.Logger.Warn("bigquery load job failed", "job", id, "table", name, "error", jobErr, "details", st.Errors)
-		if invalidRows(jobErr) {
+		if invalidRows(jobErr) && invalid+1 >= maxInvalid {
 			return 0, fmt.Errorf("%w: load job %s into %s refused the rows: %w", ErrLoadFailed, id, name, jobErr)
 		}
 		return 0, fmt.Errorf("bigquery: load job %s into %s failed (the next attempt loads again): %w", id, name, jobErr)
 	}
 	s.opts.Logger.Info("bigquery rows appended", "table", name, "job", id, "rows", enc.rows)
 	return loadedRows(st, enc.rows), nil
+}
+
+// errLoadEnded is what the encoder's writes get once the load request
+// returned: not an encoding error of its own.
+var errLoadEnded = errors.New("bigquery: load request ended")
+
+// checkLoaded returns the rows a completed job loaded, or an error when the
+// job reports a count that is not want (both known).
+func checkLoaded(id, name string, st *gbigquery.JobStatus, want int64) (int64, error) {
+	got := loadedRows(st, -1)
+	if want >= 0 && got >= 0 && got != want {
+		return got, fmt.Errorf("%w: load job %s into %s loaded %d rows of this version, which now holds %d: the version was recomputed after its load "+
+			"(same created_timestamp); run the window again (a new version) to correct BigQuery", ErrLoadFailed, id, name, got, want)
+	}
+	if got < 0 {
+		got = want
+	}
+	return got, nil
 }
 
 // wait waits for job to be done and returns its status and its error

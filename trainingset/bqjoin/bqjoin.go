@@ -446,9 +446,16 @@ func readResults(ctx context.Context, job *gbigquery.Job, results []*features.Co
 		return err
 	}
 	var row []gbigquery.Value
+	// Every entity row gets exactly one result row (the join keeps them
+	// all): a missing or repeated one is a wrong statement, not a null.
+	seen := make([]bool, results[0].Len())
+	got := 0
 	for {
 		err := it.Next(&row)
 		if errors.Is(err, iterator.Done) {
+			if got != len(seen) {
+				return fmt.Errorf("the join returned %d rows for %d entity rows", got, len(seen))
+			}
 			return nil
 		}
 		if err != nil {
@@ -461,6 +468,11 @@ func readResults(ctx context.Context, job *gbigquery.Job, results []*features.Co
 		if !ok || r < 0 || int(r) >= results[0].Len() {
 			return fmt.Errorf("result row number %v is not one of the %d entity rows", row[0], results[0].Len())
 		}
+		if seen[r] {
+			return fmt.Errorf("the join returned entity row %d twice", r)
+		}
+		seen[r] = true
+		got++
 		for i, c := range results {
 			v, err := bqstore.ValueOf(row[i+1], c.Type)
 			if err != nil {
