@@ -182,7 +182,8 @@ SKEWFREE_BIGQUERY (project.dataset; --bigquery): the entity rows are uploaded, e
 view is one statement reading only the partitions [min T - TTL - lateness, max T],
 and the result is written to --out (Parquet) or --out-table (a table, replaced).
 --dry-run prints the bytes BigQuery would scan and writes nothing. Credentials:
-Application Default Credentials; BIGQUERY_EMULATOR_HOST=host:port targets an emulator.`,
+Application Default Credentials; SKEWFREE_BIGQUERY_ENDPOINT=http://host:port (or
+BIGQUERY_EMULATOR_HOST=host:port) targets an emulator.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bq.check(entities, out); err != nil {
