@@ -53,7 +53,7 @@ func banner(b bannerInfo) string {
 	if b.BigQuery != "" {
 		bqLine = fmt.Sprintf("  BigQuery history %s on the emulator at %s (every run appends)\n", b.BigQuery, b.BigQueryEndpoint)
 		bqTry = fmt.Sprintf(`  %s
-      (the same join inside BigQuery, for the %s rows of %s)
+      (a training set joined inside BigQuery on the emulator, for the %s rows of %s)
 
 `, b.BigQueryTrainingSet, fmt.Sprint(bqLabelsRows), b.BigQueryLabels)
 	}

@@ -34,6 +34,14 @@ const (
 	bqLabels      = "labels-bigquery.csv"
 	bqLabelsRows  = 20
 	bqTrainingSet = "train-bigquery.parquet"
+	// cloudDays is dev -cloud's default of -days, and bqFeatures what
+	// the banner's --engine bigquery command joins (user_orders: a daily
+	// view, a row per user and day): the emulator's queries slow sharply
+	// with table size (the fraud_model service on a week of 1000 users,
+	// ~140k rows of hourly user_activity, ran over 10 minutes without
+	// finishing).
+	cloudDays  = 2
+	bqFeatures = "user_orders:order_count_7d,user_orders:spend_30d,user_orders:last_order_status"
 )
 
 // errNoEmulator says how to get the emulator: dev -cloud never skips
@@ -187,6 +195,6 @@ func writeBigQueryLabels(state string) (string, error) {
 // bigquery` command against the emulator: the environment it needs, then
 // the starter, run from the repository root.
 func bigQueryTrainingSetCommand(state string, b *bigQueryEmulator) string {
-	return fmt.Sprintf("SKEWFREE_BIGQUERY=%s SKEWFREE_BIGQUERY_ENDPOINT=%s go run ./starter training-set --engine bigquery --entities %s --service %s --out %s",
-		b.Dataset(), b.URL, filepath.Join(state, bqLabels), sample.Service, filepath.Join(state, bqTrainingSet))
+	return fmt.Sprintf("SKEWFREE_BIGQUERY=%s SKEWFREE_BIGQUERY_ENDPOINT=%s go run ./starter training-set --engine bigquery --entities %s --features %s --out %s",
+		b.Dataset(), b.URL, filepath.Join(state, bqLabels), bqFeatures, filepath.Join(state, bqTrainingSet))
 }

@@ -78,6 +78,16 @@ func run(ctx context.Context, log *slog.Logger) error {
 	cloud := flag.Bool("cloud", os.Getenv("CLOUD") == "1", "keep the offline store and raw data on an in-process fake Cloud Storage (gs://"+devBucket+"/...) and append every run to a BigQuery emulator, as on Google Cloud; also CLOUD=1")
 	bqBin := flag.String("bigquery-emulator", os.Getenv(envBigQueryEmulatorBin), "with -cloud: the goccy/bigquery-emulator binary (scripts/bigquery-emulator.sh prints or builds it; $"+envBigQueryEmulatorBin+")")
 	flag.Parse()
+	if *cloud {
+		// The BigQuery emulator slows sharply with table size: a cloud
+		// stack keeps the history short unless told otherwise (fewer
+		// users would fail the demo's null-rate checks).
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["days"] {
+			*days = cloudDays
+		}
+	}
 
 	abs, err := filepath.Abs(*state)
 	if err != nil {
