@@ -48,6 +48,14 @@ bench-join:
 # Built, then exec'd (not `go run`): go run exits 1 when interrupted even
 # if the program stops cleanly, and Ctrl-C is how a person stops dev.
 # `make dev CLOUD=1` keeps the offline store and raw data on an in-process
-# fake Cloud Storage (gs://skewfree-dev/...), the cloud path run locally.
+# fake Cloud Storage (gs://skewfree-dev/...) and appends every run to the
+# BigQuery emulator (skewfree-dev.history), the cloud path run locally. The
+# emulator is built once by scripts/bigquery-emulator.sh (15-30 minutes the
+# first time; it says so), then found in its cache at once.
 dev:
-	$(GO) build -o bin/dev ./dev && exec bin/dev $(if $(filter 1 true yes,$(CLOUD)),-cloud)
+	$(GO) build -o bin/dev ./dev
+ifneq ($(filter 1 true yes,$(CLOUD)),)
+	@bq=$$(scripts/bigquery-emulator.sh) && exec bin/dev -cloud -bigquery-emulator "$$bq"
+else
+	exec bin/dev
+endif

@@ -147,6 +147,11 @@ func trainingSetCmd(reg *features.Registry) *cobra.Command {
 		Short: "Build a point-in-time correct training set",
 		Long: `training-set joins an entity table against the offline history.
 
+--entities and --out may be gs://bucket/... (Application Default Credentials, or
+STORAGE_EMULATOR_HOST): the entity table (a file, or a folder of Parquet files) is
+copied to a temporary local folder first; the output is written locally, then
+uploaded as one object.
+
 The entity table is a Parquet file with the join key column of every requested view
 (e.g. user_id), a TIMESTAMP column event_timestamp, and any other columns (labels),
 which pass through unchanged.
@@ -182,7 +187,8 @@ SKEWFREE_BIGQUERY (project.dataset; --bigquery): the entity rows are uploaded, e
 view is one statement reading only the partitions [min T - TTL - lateness, max T],
 and the result is written to --out (Parquet) or --out-table (a table, replaced).
 --dry-run prints the bytes BigQuery would scan and writes nothing. Credentials:
-Application Default Credentials; BIGQUERY_EMULATOR_HOST=host:port targets an emulator.`,
+Application Default Credentials; SKEWFREE_BIGQUERY_ENDPOINT=http://host:port (or
+BIGQUERY_EMULATOR_HOST=host:port) targets an emulator.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bq.check(entities, out); err != nil {
@@ -213,9 +219,32 @@ Application Default Credentials; BIGQUERY_EMULATOR_HOST=host:port targets an emu
 			if err != nil {
 				return fmt.Errorf("--visibility: %w", err)
 			}
+			// A gs:// entity table (file or folder) is copied to local
+			// disk through gcsfs; a gs:// --out is written locally, then
+			// uploaded as one object.
+			ctx := cmd.Context()
+			entLocal, cleanEnt, err := app.FetchLocal(ctx, entities, "")
+			if err != nil {
+				return fmt.Errorf("--entities: %w", err)
+			}
+			defer cleanEnt()
+			outLocal, commitOut, cleanOut, err := app.StageOutput(ctx, out, "")
+			if err != nil {
+				return fmt.Errorf("--out: %w", err)
+			}
+			defer cleanOut()
 			if bq.engine == engineBigQuery {
-				return bq.run(cmd, reg, bqjoin.Options{Entities: entities, Features: resolved, Out: out,
-					Visibility: vis, AsKnownAt: asKnownAt})
+				if err := bq.run(cmd, reg, bqjoin.Options{Entities: entLocal, Features: resolved, Out: outLocal,
+					Visibility: vis, AsKnownAt: asKnownAt}); err != nil {
+					return err
+				}
+				if out == "" || bq.dryRun {
+					return nil
+				}
+				if err := commitOut(ctx); err != nil {
+					return fmt.Errorf("--out: %w", err)
+				}
+				return nil
 			}
 			store, err := openOffline(offline)
 			if err != nil {
@@ -232,21 +261,24 @@ Application Default Credentials; BIGQUERY_EMULATOR_HOST=host:port targets an emu
 				}
 			}
 			st, err := trainingset.Build(cmd.Context(), reg, store, trainingset.Options{
-				Entities: entities, Features: resolved, Out: out, Visibility: vis, AsKnownAt: asKnownAt, MemoryBudget: budgetMB << 20,
+				Entities: entLocal, Features: resolved, Out: outLocal, Visibility: vis, AsKnownAt: asKnownAt, MemoryBudget: budgetMB << 20,
 				Sources: sources,
 			})
 			if err != nil {
 				return err
+			}
+			if err := commitOut(ctx); err != nil {
+				return fmt.Errorf("--out: %w", err)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "training set: %d rows x %d features -> %s in %s (history rows scanned %d in %d files, partitions %d, peak RSS %d MiB)\n",
 				st.EntityRows, len(resolved), out, st.Elapsed.Round(time.Millisecond), st.HistoryRows, st.Files, st.Partitions, PeakRSS()>>20)
 			return nil
 		},
 	}
-	c.Flags().StringVar(&entities, "entities", "", "entity table (Parquet, or CSV when the name ends in .csv) with join keys and event_timestamp")
+	c.Flags().StringVar(&entities, "entities", "", "entity table (Parquet, or CSV when the name ends in .csv, or a folder of Parquet files; local or gs://bucket/...) with join keys and event_timestamp")
 	c.Flags().StringVar(&featList, "features", "", "comma-separated view:feature references")
 	c.Flags().StringVar(&service, "service", "", "feature service whose features to join")
-	c.Flags().StringVar(&out, "out", "", "output Parquet file (written atomically)")
+	c.Flags().StringVar(&out, "out", "", "output Parquet file, local or gs://bucket/object (written atomically)")
 	c.Flags().StringVar(&offline, "offline", "", "offline store (file://path); default SKEWFREE_OFFLINE")
 	c.Flags().BoolVar(&asKnownAt, "as-known-at", false, "also require the history row's version to be published by the entity row's event_timestamp")
 	c.Flags().StringVar(&visibility, "visibility", "available", "when a history row becomes visible: available (event_timestamp + lateness <= T) or feast (event_timestamp <= T)")

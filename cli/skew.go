@@ -10,7 +10,6 @@ import (
 	"github.com/skewfree/skewfree/app"
 	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/skew"
-	"github.com/skewfree/skewfree/store/parquet"
 )
 
 func skewCheckCmd(reg *features.Registry) *cobra.Command {
@@ -58,10 +57,11 @@ OUTSIDE_MAX_AGE), with examples. Exits 1 if any is not zero.`,
 				}
 				// Fresh views' training values come from their logged
 				// source events.
-				sources, err := parquet.OpenSources(pick(source, "SKEWFREE_SOURCE", app.DefaultSource))
+				sources, closeSources, err := app.OpenSources(ctx, pick(source, "SKEWFREE_SOURCE", app.DefaultSource))
 				if err != nil {
 					return err
 				}
+				defer closeSources.Close()
 				rep, err := skew.CheckServed(ctx, reg, store, skew.ServedOptions{From: f, To: t, Examples: examples, Sources: sources})
 				if err != nil {
 					return err
@@ -114,8 +114,8 @@ OUTSIDE_MAX_AGE), with examples. Exits 1 if any is not zero.`,
 	c.Flags().StringVar(&from, "from", "", "with --served: first request time, RFC 3339 (inclusive)")
 	c.Flags().StringVar(&to, "to", "", "with --served: last request time, RFC 3339 (exclusive)")
 	c.Flags().IntVar(&examples, "examples", 3, "with --served: example lines per feature")
-	c.Flags().StringVar(&offline, "offline", "", "with --served: offline store (file://path); default SKEWFREE_OFFLINE")
-	c.Flags().StringVar(&source, "source", "", "with --served: raw data root (file://path) for fresh views' logged events; default SKEWFREE_SOURCE")
+	c.Flags().StringVar(&offline, "offline", "", "with --served: offline store (file://path or gs://bucket/prefix); default SKEWFREE_OFFLINE")
+	c.Flags().StringVar(&source, "source", "", "with --served: raw data root (file://path or gs://bucket/prefix) for fresh views' logged events; default SKEWFREE_SOURCE")
 	return c
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/api/option"
 
+	"github.com/skewfree/skewfree/config"
 	"github.com/skewfree/skewfree/features"
 	"github.com/skewfree/skewfree/trainingset/bqjoin"
 )
@@ -23,9 +24,6 @@ const (
 const (
 	// envBigQuery is the history dataset, project.dataset.
 	envBigQuery = "SKEWFREE_BIGQUERY"
-	// envBigQueryEmulator points the client at an emulator (host:port), as
-	// other Google emulators' variables do.
-	envBigQueryEmulator = "BIGQUERY_EMULATOR_HOST"
 )
 
 // bigQueryFlags are training-set's flags for --engine bigquery.
@@ -104,12 +102,13 @@ func (b *bigQueryFlags) run(cmd *cobra.Command, reg *features.Registry, opt bqjo
 	return nil
 }
 
-// bigQueryClient uses Application Default Credentials, or the emulator of
-// BIGQUERY_EMULATOR_HOST without authentication.
+// bigQueryClient uses Application Default Credentials, or without
+// authentication the emulator of SKEWFREE_BIGQUERY_ENDPOINT or
+// BIGQUERY_EMULATOR_HOST (config.BigQueryEndpointFromEnv, as the worker).
 func bigQueryClient(ctx context.Context, project string) (*gbigquery.Client, error) {
 	var opts []option.ClientOption
-	if host := Env(envBigQueryEmulator, ""); host != "" {
-		opts = append(opts, option.WithEndpoint("http://"+host), option.WithoutAuthentication())
+	if ep := config.BigQueryEndpointFromEnv(nil); ep != "" {
+		opts = append(opts, option.WithEndpoint(ep), option.WithoutAuthentication())
 	}
 	c, err := gbigquery.NewClient(ctx, project, opts...)
 	if err != nil {

@@ -25,9 +25,11 @@ type Config struct {
 	// materialization also appends each run's rows to, one table per view;
 	// default none (Parquet only). See ValidateBigQuery.
 	BigQuery string
-	// BigQueryEndpoint (SKEWFREE_BIGQUERY_ENDPOINT) points the BigQuery
-	// client at an emulator (http://host:port), without credentials;
-	// default: Google's API with Application Default Credentials.
+	// BigQueryEndpoint (SKEWFREE_BIGQUERY_ENDPOINT, else
+	// BIGQUERY_EMULATOR_HOST=host:port; see BigQueryEndpointFromEnv) points
+	// the BigQuery client at an emulator (http://host:port), without
+	// credentials; default: Google's API with Application Default
+	// Credentials.
 	BigQueryEndpoint string
 	// Project names the deployment (SKEWFREE_PROJECT, default "skewfree"):
 	// it qualifies schedule and workflow ids, the task queue and the Redis
@@ -120,7 +122,7 @@ func FromEnv(getenv func(string) string) Config {
 		WorkerMetricsAddr: getenv(EnvWorkerMetrics),
 		ServingGRPCAddr:   getenv(EnvServingGRPCAddr),
 		BigQuery:          getenv(EnvBigQuery),
-		BigQueryEndpoint:  getenv(EnvBigQueryEndpoint),
+		BigQueryEndpoint:  BigQueryEndpointFromEnv(getenv),
 	}
 }
 

@@ -23,6 +23,10 @@ type bannerInfo struct {
 	// TrainingSet is a training-set command that works as printed, for the
 	// sample labels in LabelsCSV (LabelsParquet: the same table).
 	TrainingSet, LabelsCSV, LabelsParquet string
+	// BigQuery is the history dataset on the emulator (dev -cloud), ""
+	// when off; BigQueryTrainingSet the --engine bigquery command for the
+	// small entity table BigQueryLabels.
+	BigQuery, BigQueryEndpoint, BigQueryTrainingSet, BigQueryLabels string
 }
 
 // banner is the text dev prints once the stack is up. A Redis URL with a
@@ -45,6 +49,14 @@ func banner(b bannerInfo) string {
 
 `, b.Users[0], b.GRPC)
 	}
+	bqLine, bqTry := "", ""
+	if b.BigQuery != "" {
+		bqLine = fmt.Sprintf("  BigQuery history %s on the emulator at %s (every run appends)\n", b.BigQuery, b.BigQueryEndpoint)
+		bqTry = fmt.Sprintf(`  %s
+      (a training set joined inside BigQuery on the emulator, for the %s rows of %s)
+
+`, b.BigQueryTrainingSet, fmt.Sprint(bqLabelsRows), b.BigQueryLabels)
+	}
 	return fmt.Sprintf(`
 Skewfree is up.
 
@@ -55,7 +67,7 @@ Skewfree is up.
 %s  Catalog          http://%s/  (views, features, freshness, checks; or: go run ./starter describe feature spend_30d)
   Redis            %s
   Offline store    %s
-
+%s
 Try:
   curl -s http://%s/get-online-features -d '{"feature_service":"fraud_model","entities":{"user_id":["%s","%s"]},"full_feature_names":true}'
 
@@ -70,9 +82,9 @@ Try:
   %s
       (a training set for the sample labels in %s; %s is the same table as Parquet)
 
-Ctrl-C stops everything.
-`, b.UI, b.Namespace, b.Temporal, b.Namespace, b.TaskQueue, b.Serving, b.Push, grpcLine, b.Catalog, redisstore.Redact(b.RedisURL), b.Offline,
+%sCtrl-C stops everything.
+`, b.UI, b.Namespace, b.Temporal, b.Namespace, b.TaskQueue, b.Serving, b.Push, grpcLine, b.Catalog, redisstore.Redact(b.RedisURL), b.Offline, bqLine,
 		b.Serving, b.Users[0], b.Users[1], b.Serving, b.Users[0], b.Users[1], b.Push, b.Users[0], grpcTry, b.Temporal, redisEnv, projectEnv,
 		b.From.Format(time.RFC3339), b.To.Format(time.RFC3339),
-		b.TrainingSet, b.LabelsCSV, b.LabelsParquet)
+		b.TrainingSet, b.LabelsCSV, b.LabelsParquet, bqTry)
 }

@@ -75,8 +75,19 @@ func run(ctx context.Context, log *slog.Logger) error {
 	pushAddr := flag.String("push-addr", "127.0.0.1:6568", "push service address (POST /push)")
 	users := flag.Int("users", 1000, "sample users")
 	days := flag.Int("days", 7, "days to backfill")
-	cloud := flag.Bool("cloud", os.Getenv("CLOUD") == "1", "keep the offline store and raw data on an in-process fake Cloud Storage (gs://"+devBucket+"/...), as on Google Cloud; also CLOUD=1")
+	cloud := flag.Bool("cloud", os.Getenv("CLOUD") == "1", "keep the offline store and raw data on an in-process fake Cloud Storage (gs://"+devBucket+"/...) and append every run to a BigQuery emulator, as on Google Cloud; also CLOUD=1")
+	bqBin := flag.String("bigquery-emulator", os.Getenv(envBigQueryEmulatorBin), "with -cloud: the goccy/bigquery-emulator binary (scripts/bigquery-emulator.sh prints or builds it; $"+envBigQueryEmulatorBin+")")
 	flag.Parse()
+	if *cloud {
+		// The BigQuery emulator slows sharply with table size: a cloud
+		// stack keeps the history short unless told otherwise (fewer
+		// users would fail the demo's null-rate checks).
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["days"] {
+			*days = cloudDays
+		}
+	}
 
 	abs, err := filepath.Abs(*state)
 	if err != nil {
@@ -107,7 +118,13 @@ func run(ctx context.Context, log *slog.Logger) error {
 		Project: env.Project, RedisPrefix: env.RedisPrefix, WorkerMetricsAddr: env.WorkerMetricsAddr,
 	}
 	emulator := ""
+	var bq *bigQueryEmulator
 	if *cloud {
+		// Checked first: without the emulator binary, nothing starts.
+		if bq, err = startBigQuery(ctx, *bqBin, filepath.Join(abs, "bigquery"), log); err != nil {
+			return err
+		}
+		defer bq.Stop()
 		gcs, err := startCloud(filepath.Join(abs, "gcs"), log)
 		if err != nil {
 			return err
@@ -115,6 +132,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		defer gcs.Stop()
 		emulator = gcs.Host()
 		cfg.Offline, cfg.Source = "gs://"+devBucket+"/offline", "gs://"+devBucket+"/raw"
+		cfg = withBigQuery(cfg, bq)
 	}
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -152,6 +170,18 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if _, err := os.Stat(filepath.Join(abs, sample.EntitiesCSV)); regenerate || errors.Is(err, os.ErrNotExist) {
 		if _, _, err := sample.WriteEntities(abs, *users, today.Add(-time.Duration(*days-1)*24*time.Hour), now.Add(-3*time.Hour)); err != nil {
 			return err
+		}
+	}
+
+	bqCommand := ""
+	if bq != nil {
+		if _, err := writeBigQueryLabels(abs); err != nil {
+			return err
+		}
+		bqCommand = bigQueryTrainingSetCommand(*state, bq)
+		if !regenerate {
+			log.Warn("the BigQuery emulator starts empty each time: windows already in the offline store are not appended again; " +
+				"remove " + filepath.Join(abs, "gcs") + " for a cloud stack whose BigQuery history holds every window")
 		}
 	}
 
@@ -293,6 +323,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		Serving: l.Addr().String(), Push: pl.Addr().String(), GRPC: grpcServing, Catalog: cl.Addr().String(), RedisURL: redisURL, Offline: cfg.Offline, Users: []string{demo.UserID(1), demo.UserID(2)},
 		From: today.Add(-48 * time.Hour), To: today,
 		TrainingSet: trainingSetCommand(*state, cfg.Offline, emulator), LabelsCSV: filepath.Join(*state, sample.EntitiesCSV), LabelsParquet: sample.EntitiesParquet,
+		BigQuery: cfg.BigQuery, BigQueryEndpoint: cfg.BigQueryEndpoint, BigQueryTrainingSet: bqCommand, BigQueryLabels: filepath.Join(*state, bqLabels),
 	}))
 
 	<-ctx.Done()

@@ -38,7 +38,7 @@ mkdir -p "$dir"
 # a binary that the next call would take as done.
 tmp="$(mktemp "$dir/bigquery-emulator.tmp.XXXXXX")"
 trap 'rm -f "$tmp"' EXIT
-echo "bigquery-emulator: building $version into $dir (first time only; this takes a while)" >&2
+echo "bigquery-emulator: not built yet: building $version into $dir now (first time only; this takes 15-30 minutes, more on a busy machine, and about 7 GB of memory)" >&2
 start=$(date +%s)
 (
   cd "$root/tools/bigquery-emulator"

@@ -105,8 +105,9 @@ func CheckServed(ctx context.Context, reg *features.Registry, off *parquet.Store
 		opts.Examples = 3
 	}
 	rep := &ServedReport{From: opts.From, To: opts.To}
-	dir := string(servedlog.OfflineDir(off.Root()))
-	files, err := servedlog.Files(ctx, dir, opts.From, opts.To)
+	// Through the store's FS: the log is wherever the offline store is,
+	// a local folder or Cloud Storage.
+	files, err := servedlog.FilesFS(ctx, off.FS(), opts.From, opts.To)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +115,7 @@ func CheckServed(ctx context.Context, reg *features.Registry, off *parquet.Store
 	groups := map[string]*group{}
 	var order []string
 	for _, path := range files {
-		lg, err := servedlog.ReadFile(path)
+		lg, err := servedlog.ReadFileFS(ctx, off.FS(), path)
 		if err != nil {
 			return nil, err
 		}

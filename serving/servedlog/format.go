@@ -160,6 +160,12 @@ func ReadFile(path string) (*Log, error) {
 		return nil, fmt.Errorf("servedlog: %w", err)
 	}
 	defer f.Close()
+	return readLog(f, path)
+}
+
+// readLog reads an open served log file; path names it in errors.
+func readLog(f *parquet.File, path string) (*Log, error) {
+	var err error
 	fl, ok1 := f.Metadata(FeaturesKey)
 	jk, ok2 := f.Metadata(JoinKeysKey)
 	if !ok1 || !ok2 {

@@ -15,7 +15,7 @@
 //	                        demo: the demo repository compiled in
 //	SKEWFREE_CATALOG_POLL   5s: how often to look for a newly published catalog
 //	SKEWFREE_SERVED_LOG_RATE  fraction of entity keys whose served rows are logged (0: off)
-//	SKEWFREE_OFFLINE        offline root the served log goes under (<root>/_served)
+//	SKEWFREE_OFFLINE        offline root the served log goes under (<root>/_served); file:// or gs://
 //	SKEWFREE_SERVING_COALESCE  true (default): concurrent requests share Redis
 //	                        round trips (serving.Options.Coalesce); false: one each
 //
@@ -35,6 +35,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -51,6 +52,7 @@ import (
 	"github.com/skewfree/skewfree/serving/httpapi"
 	"github.com/skewfree/skewfree/serving/servedlog"
 	"github.com/skewfree/skewfree/store/parquet"
+	"github.com/skewfree/skewfree/store/parquet/gcsfs"
 	redisstore "github.com/skewfree/skewfree/store/redis"
 )
 
@@ -106,7 +108,7 @@ func parseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 		return err
 	})
 	fs.BoolVar(&s.coalesce, "coalesce", s.coalesce, "share Redis round trips between concurrent requests ($"+config.EnvServingCoalesce+"; default true)")
-	fs.StringVar(&s.cfg.Offline, "offline", s.cfg.Offline, "offline root (file://path) the served log is written under ($"+config.EnvOffline+")")
+	fs.StringVar(&s.cfg.Offline, "offline", s.cfg.Offline, "offline root (file://path or gs://bucket/prefix) the served log is written under ($"+config.EnvOffline+")")
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}
@@ -207,7 +209,7 @@ type service struct {
 	store   *redisstore.Store
 	sync    *catalogsync.Syncer
 	metrics *prometheus.Registry // HTTP's and gRPC's, so /metrics shows both
-	served  *servedlog.Logger    // closed after the reader: nothing logged is lost
+	served  servedLogger         // closed after the reader: nothing logged is lost
 }
 
 // newService builds the reader service over client: it loads the
@@ -232,7 +234,7 @@ func newService(ctx context.Context, s settings, client goredis.UniversalClient,
 			return nil, fmt.Errorf("load the published catalog under prefix %q (run starter apply for project %q first): %w", store.Prefix(), s.cfg.Project, err)
 		}
 	}
-	served, err := servedLog(s, reg, log)
+	served, err := servedLog(ctx, s, reg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -295,16 +297,50 @@ func serveAll(ctx context.Context, servers ...func(context.Context) error) error
 	return errors.Join(all...)
 }
 
+// servedLogger is the served log and what it writes through: Close
+// writes what the log holds, then closes the Cloud Storage client, if any.
+type servedLogger struct {
+	*servedlog.Logger
+	fs io.Closer
+}
+
+func (l servedLogger) Close() error {
+	err := l.Logger.Close()
+	if l.fs != nil {
+		err = errors.Join(err, l.fs.Close())
+	}
+	return err
+}
+
 // servedLog opens the served log of the settings: off (rate 0) unless
-// SKEWFREE_SERVED_LOG_RATE or -served-log-rate says otherwise.
-func servedLog(s settings, reg *features.Registry, log *slog.Logger) (*servedlog.Logger, error) {
+// SKEWFREE_SERVED_LOG_RATE or -served-log-rate says otherwise. It goes
+// under the offline root: a local folder, or Cloud Storage for a gs://
+// root (checked at start: a missing bucket or permission stops the
+// service with an error naming the bucket).
+func servedLog(ctx context.Context, s settings, reg *features.Registry, log *slog.Logger) (servedLogger, error) {
 	var w servedlog.Writer = servedlog.Dir("")
-	if s.servedRate > 0 {
+	var owned io.Closer
+	switch {
+	case s.servedRate == 0:
+	case strings.HasPrefix(s.cfg.Offline, "gs://"):
+		f, err := gcsfs.Open(ctx, s.cfg.Offline, gcsfs.Options{})
+		if err != nil {
+			return servedLogger{}, fmt.Errorf("served log: %w", err)
+		}
+		w, owned = servedlog.InFS(f), f
+	default:
 		root, err := parquet.LocalPath(s.cfg.Offline)
 		if err != nil {
-			return nil, fmt.Errorf("served log: %w", err)
+			return servedLogger{}, fmt.Errorf("served log: %w", err)
 		}
 		w = servedlog.OfflineDir(root)
 	}
-	return servedlog.New(reg, w, servedlog.Options{Rate: s.servedRate, Logger: log})
+	l, err := servedlog.New(reg, w, servedlog.Options{Rate: s.servedRate, Logger: log})
+	if err != nil {
+		if owned != nil {
+			owned.Close()
+		}
+		return servedLogger{}, err
+	}
+	return servedLogger{Logger: l, fs: owned}, nil
 }

@@ -199,3 +199,9 @@ func (d DirFS) Stat(ctx context.Context, name string) (int64, error) {
 
 // join is path.Join for store names.
 func join(elem ...string) string { return path.Join(elem...) }
+
+// OpenFileFS opens the Parquet file name of fsys (on Cloud Storage by range
+// reads of one pinned generation); the File's name is its location.
+func OpenFileFS(ctx context.Context, fsys FS, name string) (*File, error) {
+	return openFS(ctx, fsys, name)
+}

@@ -9,7 +9,13 @@
 // so the client may retry it and a retry is never a duplicate: Create writes
 // only if the object does not exist (the first publication marker wins);
 // Replace writes over exactly the generation it saw (an identical rewrite of
-// a retried run's file).
+// a retried run's file). A precondition failure is checked against the
+// object: when it holds exactly what was sent (size, CRC32C, MD5), the
+// upload had succeeded and only its response was lost (the client's retry
+// then fails its precondition), and the write is done, without writing
+// again. Otherwise Create reports fs.ErrExist and Replace, which lost a race
+// with another writer, replaces that writer's generation (Options.Retries
+// times at most, then a clear error).
 //
 // Reads: range reads of one pinned generation, through a buffer that turns
 // parquet-go's page-sized reads into a few large requests (see object.go).
@@ -19,9 +25,13 @@
 package gcsfs
 
 import (
+	"bytes"
 	"context"
+	"crypto/md5"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"net/http"
@@ -222,23 +232,73 @@ func (f *FS) WriteFile(ctx context.Context, name string, mode parquet.WriteMode,
 				return f.wrap("write", name, err)
 			}
 		}
-		err := f.upload(ctx, o.If(cond), write)
-		switch {
-		case err == nil:
+		sum, err := f.upload(ctx, o.If(cond), write)
+		if err == nil {
 			f.stats.Writes.Add(1)
 			return nil
-		case isPrecondition(err) && mode == parquet.Create:
+		}
+		if !isPrecondition(err) {
+			return f.wrap("write", name, err)
+		}
+		// A 412 also answers the client's retry of an upload that did
+		// succeed but whose response was lost: the object then holds
+		// exactly what we wrote, and writing it again would only change
+		// its generation under readers.
+		if ours, cerr := f.holds(ctx, o, sum); cerr != nil {
+			return f.wrap("write", name, fmt.Errorf("check after a failed precondition: %w", cerr))
+		} else if ours {
+			f.stats.Writes.Add(1)
+			return nil
+		}
+		switch {
+		case mode == parquet.Create:
 			return fmt.Errorf("gcs: write %s: %w", f.Location(name), fs.ErrExist)
-		case isPrecondition(err) && attempt < f.opt.Retries:
+		case attempt < f.opt.Retries:
 			continue // another writer replaced it meanwhile: replace its generation
 		}
-		return f.wrap("write", name, err)
+		return fmt.Errorf("gcs: write %s: another writer replaced the object %d times while this one tried to (its content differs from ours): %w",
+			f.Location(name), attempt+1, err)
 	}
 }
 
+// checksum is what an upload sent: size, CRC32C (Castagnoli) and MD5.
+type checksum struct {
+	size  int64
+	crc   hash.Hash32
+	md5   hash.Hash
+	valid bool // write returned without error, so the sums are whole
+}
+
+func (c *checksum) Write(p []byte) (int, error) {
+	c.size += int64(len(p))
+	c.crc.Write(p)
+	c.md5.Write(p)
+	return len(p), nil
+}
+
+// holds reports whether name's current object is byte for byte (by size,
+// CRC32C and, when the object has one, MD5) what an upload sent.
+func (f *FS) holds(ctx context.Context, o *storage.ObjectHandle, sum *checksum) (bool, error) {
+	if sum == nil || !sum.valid {
+		return false, nil
+	}
+	a, err := o.Attrs(ctx)
+	if errors.Is(err, storage.ErrObjectNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if a.Size != sum.size || a.CRC32C != sum.crc.Sum32() {
+		return false, nil
+	}
+	return len(a.MD5) == 0 || bytes.Equal(a.MD5, sum.md5.Sum(nil)), nil
+}
+
 // upload writes one object; on any error the upload is cancelled, so the
-// object is not created or replaced.
-func (f *FS) upload(ctx context.Context, o *storage.ObjectHandle, write func(io.Writer) error) (err error) {
+// object is not created or replaced. It returns the checksum of what write
+// produced.
+func (f *FS) upload(ctx context.Context, o *storage.ObjectHandle, write func(io.Writer) error) (_ *checksum, err error) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w := o.NewWriter(wctx)
@@ -247,12 +307,14 @@ func (f *FS) upload(ctx context.Context, o *storage.ObjectHandle, write func(io.
 	} else {
 		w.ContentType = "application/octet-stream"
 	}
-	if err := write(w); err != nil {
+	sum := &checksum{crc: crc32.New(crc32.MakeTable(crc32.Castagnoli)), md5: md5.New()}
+	if err := write(io.MultiWriter(w, sum)); err != nil {
 		cancel()
 		_ = w.Close()
-		return err
+		return nil, err
 	}
-	return w.Close()
+	sum.valid = true
+	return sum, w.Close()
 }
 
 // Remove implements parquet.FS.
@@ -268,6 +330,9 @@ func (f *FS) Remove(ctx context.Context, name string) error {
 }
 
 // List implements parquet.FS: one prefix listing with "/" as delimiter.
+// Folder placeholder objects ("dir/", size 0, what the Cloud Console's
+// "create folder" makes) are folders, never files: a folder holding only
+// its placeholder lists empty, as an empty local folder does.
 func (f *FS) List(ctx context.Context, dir string) ([]parquet.Entry, error) {
 	if strings.HasPrefix(dir, "/") || strings.Contains(dir, "..") {
 		return nil, fmt.Errorf("gcs: folder %q is not a path inside %s", dir, f.Location(""))
@@ -283,6 +348,7 @@ func (f *FS) List(ctx context.Context, dir string) ([]parquet.Entry, error) {
 	it := f.client.Bucket(f.bucket).Objects(ctx, q)
 	f.stats.Lists.Add(1)
 	var out []parquet.Entry
+	placeholder := false // dir's own "dir/" object: the folder exists, maybe empty
 	for {
 		a, err := it.Next()
 		if errors.Is(err, iterator.Done) {
@@ -296,12 +362,19 @@ func (f *FS) List(ctx context.Context, dir string) ([]parquet.Entry, error) {
 			continue
 		}
 		base := strings.TrimPrefix(a.Name, prefix)
-		if base == "" || strings.Contains(base, "/") {
-			continue // a folder placeholder object
+		if base == "" {
+			// The placeholder the Cloud Console's "create folder" (and
+			// gsutil, Dataflow, ...) leave: a size-0 object named "dir/".
+			// It makes an empty folder, as an empty local folder lists.
+			placeholder = true
+			continue
+		}
+		if strings.Contains(base, "/") {
+			continue // not directly below dir
 		}
 		out = append(out, parquet.Entry{Name: base})
 	}
-	if len(out) == 0 {
+	if len(out) == 0 && !placeholder {
 		return nil, fmt.Errorf("gcs: list %s: %w", f.Location(dir), fs.ErrNotExist)
 	}
 	return out, nil
