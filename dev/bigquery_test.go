@@ -17,6 +17,7 @@ import (
 	"github.com/skewfree/skewfree/features/demo"
 	"github.com/skewfree/skewfree/internal/testenv"
 	"github.com/skewfree/skewfree/pipeline"
+	bqstore "github.com/skewfree/skewfree/store/bigquery"
 	"github.com/skewfree/skewfree/store/parquet"
 )
 
@@ -72,7 +73,7 @@ func TestCloudDevBigQuery(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n, err := stores.History.AppendWindow(ctx, run.view, run.end, created, -1, fr); err != nil || n == 0 {
+		if n, err := stores.History.AppendVersion(ctx, run.view, run.end, created, int64(fr.Len()), bqstore.FramesOf(fr)); err != nil || n == 0 {
 			t.Fatalf("append %s: %d rows, %v", run.view, n, err)
 		}
 	}
