@@ -71,7 +71,7 @@ func FetchLocal(ctx context.Context, loc, tempDir string) (local string, cleanup
 		for _, e := range ents {
 			rel := path.Join(dir, e.Name)
 			switch {
-			case strings.HasPrefix(e.Name, ".") || (dir != base && strings.HasPrefix(e.Name, "_")):
+			case strings.HasPrefix(e.Name, ".") || strings.HasPrefix(e.Name, "_"):
 			case e.Dir:
 				if err := walk(rel); err != nil {
 					return err
@@ -118,7 +118,9 @@ func download(ctx context.Context, fsys parquet.FS, name, to string) (err error)
 // StageOutput is where a command writes a file that goes to loc: loc itself
 // when local; for gs://bucket/object a temporary local file, which commit
 // uploads as one object (whole or not at all, replacing an existing one).
-// cleanup removes the temporary file; both are never nil.
+// cleanup removes the temporary file, except after a failed commit: the
+// result is then kept (the error names it), so a refused upload does not
+// cost the work. Both are never nil.
 func StageOutput(ctx context.Context, loc, tempDir string) (local string, commit func(context.Context) error, cleanup func(), err error) {
 	commit, cleanup = func(context.Context) error { return nil }, func() {}
 	if !IsGCS(loc) {
@@ -143,20 +145,30 @@ func StageOutput(ctx context.Context, loc, tempDir string) (local string, commit
 		return "", commit, cleanup, err
 	}
 	local = filepath.Join(tmp, base)
+	keep := false
 	cleanup = func() {
-		os.RemoveAll(tmp)
+		if !keep {
+			os.RemoveAll(tmp)
+		}
 		fsys.Close()
 	}
 	commit = func(ctx context.Context) error {
-		f, err := os.Open(local)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		return fsys.WriteFile(ctx, base, parquet.Replace, func(w io.Writer) error {
-			_, err := io.Copy(w, f)
+		// The write may run more than once (a replace that lost a race
+		// retries): each run uploads the file from its start.
+		err := fsys.WriteFile(ctx, base, parquet.Replace, func(w io.Writer) error {
+			f, err := os.Open(local)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = io.Copy(w, f)
 			return err
 		})
+		if err != nil {
+			keep = true
+			return fmt.Errorf("upload %s: %w (the result is kept at %s)", loc, err, local)
+		}
+		return nil
 	}
 	return local, commit, cleanup, nil
 }

@@ -236,7 +236,7 @@ BIGQUERY_EMULATOR_HOST=host:port) targets an emulator.`,
 			if bq.engine == engineBigQuery {
 				if err := bq.run(cmd, reg, bqjoin.Options{Entities: entLocal, Features: resolved, Out: outLocal,
 					Visibility: vis, AsKnownAt: asKnownAt}); err != nil {
-					return err
+					return renamePath(err, entLocal, entities)
 				}
 				if out == "" || bq.dryRun {
 					return nil
@@ -265,7 +265,7 @@ BIGQUERY_EMULATOR_HOST=host:port) targets an emulator.`,
 				Sources: sources,
 			})
 			if err != nil {
-				return err
+				return renamePath(err, entLocal, entities)
 			}
 			if err := commitOut(ctx); err != nil {
 				return fmt.Errorf("--out: %w", err)
@@ -410,3 +410,21 @@ func PeakRSS() int64 {
 	}
 	return ru.Maxrss << 10 // kilobytes on Linux
 }
+
+// renamePath names from (a gs:// entity table) where err names its local
+// copy local, which is gone by the time the user reads the message.
+func renamePath(err error, local, from string) error {
+	if err == nil || local == from || !strings.Contains(err.Error(), local) {
+		return err
+	}
+	return renamed{msg: strings.ReplaceAll(err.Error(), local, from), err: err}
+}
+
+// renamed is an error with another text and the same chain.
+type renamed struct {
+	msg string
+	err error
+}
+
+func (r renamed) Error() string { return r.msg }
+func (r renamed) Unwrap() error { return r.err }

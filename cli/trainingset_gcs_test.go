@@ -147,6 +147,13 @@ func TestTrainingSetEntitiesAndOutOnGCS(t *testing.T) {
 	if _, err := gcs.Stat(context.Background(), "out/none.parquet"); err == nil {
 		t.Fatal("a failed training set left an output object")
 	}
+	// A bad entity table on gs:// is named as the user gave it, not as its
+	// (already removed) local copy.
+	putObject(t, gcs, "in/bad.csv", []byte("uid,event_timestamp\nu1,2026-11-03T05:00:00Z\n"))
+	code, _, errs = run(t, "training-set", "--entities", "gs://b/in/bad.csv", "--features", feats, "--out", filepath.Join(dir, "bad.parquet"), "--offline", off)
+	if code == 0 || !strings.Contains(errs, "gs://b/in/bad.csv") || strings.Contains(errs, "skewfree-gcs-") {
+		t.Fatalf("entity table without its join key: exit %d, %q: want an error naming gs://b/in/bad.csv", code, errs)
+	}
 	code, _, errs = run(t, "training-set", "--entities", "gs://nope/in/labels.parquet", "--features", feats, "--out", filepath.Join(dir, "x.parquet"), "--offline", off)
 	if code == 0 || !strings.Contains(errs, `bucket "nope" does not exist`) {
 		t.Fatalf("missing bucket: exit %d, %q", code, errs)

@@ -5,8 +5,9 @@ import (
 	"strings"
 )
 
-// EnvBigQueryEmulatorHost is the variable Google's BigQuery clients and
-// tools read for an emulator: host:port, plain HTTP, no credentials.
+// EnvBigQueryEmulatorHost is the emulator variable of the goccy BigQuery
+// emulator's convention (the Go client library does not read it):
+// host:port, plain HTTP, no credentials.
 const EnvBigQueryEmulatorHost = "BIGQUERY_EMULATOR_HOST"
 
 // BigQueryEndpointFromEnv is the BigQuery endpoint every process (worker,

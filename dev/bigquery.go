@@ -71,12 +71,20 @@ func (b *bigQueryEmulator) Dataset() string { return devBigQueryProject + "." + 
 // dataset on free loopback ports, its log in dir, and waits until it
 // serves the dataset. It keeps everything in memory (the emulator cannot
 // reopen its own database file): each start is an empty history.
-func startBigQuery(ctx context.Context, bin, dir string, log *slog.Logger) (*bigQueryEmulator, error) {
+// checkEmulator reports a missing emulator binary (before anything starts).
+func checkEmulator(bin string) error {
 	if bin == "" {
-		return nil, errNoEmulator("")
+		return errNoEmulator("")
 	}
 	if st, err := os.Stat(bin); err != nil || st.IsDir() {
-		return nil, errNoEmulator(bin)
+		return errNoEmulator(bin)
+	}
+	return nil
+}
+
+func startBigQuery(ctx context.Context, bin, dir string, log *slog.Logger) (*bigQueryEmulator, error) {
+	if err := checkEmulator(bin); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err

@@ -94,6 +94,12 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	reg := demo.Registry()
+	if *cloud {
+		// Checked first: without the emulator binary, nothing starts.
+		if err := checkEmulator(*bqBin); err != nil {
+			return err
+		}
+	}
 
 	log.Info("starting Temporal (embedded, SQLite)", "state", filepath.Join(abs, "temporal"))
 	ts, err := devserver.Start(ctx, devserver.Options{
@@ -120,7 +126,6 @@ func run(ctx context.Context, log *slog.Logger) error {
 	emulator := ""
 	var bq *bigQueryEmulator
 	if *cloud {
-		// Checked first: without the emulator binary, nothing starts.
 		if bq, err = startBigQuery(ctx, *bqBin, filepath.Join(abs, "bigquery"), log); err != nil {
 			return err
 		}

@@ -376,6 +376,9 @@ func floorDay(us int64) int64 {
 	return d
 }
 
+// writeTimeout bounds one file write (a Cloud Storage upload included).
+const writeTimeout = 2 * time.Minute
+
 // write writes one file of records; a failure (a panic in the writer
 // included) is logged and counted, never fatal.
 func (l *Logger) write(recs []*record, rows int) {
@@ -383,7 +386,11 @@ func (l *Logger) write(recs []*record, rows int) {
 	name := fileName(recs[0].at, l.opts.Instance, l.seq.Add(1))
 	err := func() (err error) {
 		defer features.RecoverPanic(&err, "servedlog: write "+name)
-		return l.w.WriteFile(context.Background(), name, func(w io.Writer) error {
+		// Bounded: a stalled upload must not hold the only writer (and
+		// Close) forever; its rows are counted lost instead.
+		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+		defer cancel()
+		return l.w.WriteFile(ctx, name, func(w io.Writer) error {
 			return writeRecords(w, l.reg, recs, rows)
 		})
 	}()

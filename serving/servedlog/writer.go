@@ -17,7 +17,7 @@ const Folder = "_served"
 
 // Writer stores the log's files. Implementations must write each file
 // atomically (a reader sees all of it or nothing) and be safe for use by
-// one goroutine at a time. Dir is the local one; a GCS writer can follow.
+// one goroutine at a time. Dir is the local one; InFS writes through a parquet.FS (Cloud Storage).
 type Writer interface {
 	// WriteFile stores the bytes write produces as the file name, a
 	// slash-separated path relative to the log's folder

@@ -34,7 +34,9 @@ type FS interface {
 	// WriteFile stores what write produces as name, atomically: readers see
 	// the earlier content or all of the new one, never a part, and when
 	// write or the store fails nothing of it is left. With Create, an
-	// existing name is kept and the error matches fs.ErrExist.
+	// existing name is kept and the error matches fs.ErrExist. write may be
+	// called more than once (a replace that lost a race to another writer
+	// retries): each call must produce the same bytes from the start.
 	WriteFile(ctx context.Context, name string, mode WriteMode, write func(io.Writer) error) error
 	// Remove deletes name; a missing name is no error.
 	Remove(ctx context.Context, name string) error

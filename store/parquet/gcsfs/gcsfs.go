@@ -36,6 +36,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -166,7 +167,7 @@ func (f *FS) Location(name string) string {
 }
 
 func (f *FS) obj(name string) (*storage.ObjectHandle, error) {
-	if name == "" || strings.HasPrefix(name, "/") || strings.Contains(name, "..") || strings.Contains(name, `\`) {
+	if name == "" || strings.HasPrefix(name, "/") || slices.Contains(strings.Split(name, "/"), "..") || strings.Contains(name, `\`) {
 		return nil, fmt.Errorf("gcs: object name %q is not a path inside %s", name, f.Location(""))
 	}
 	return f.client.Bucket(f.bucket).Object(f.key(name)), nil

@@ -268,3 +268,24 @@ func TestEmulatorHostAndRangeReads(t *testing.T) {
 		t.Fatalf("read of a replaced generation: %v, want ErrChanged", err)
 	}
 }
+
+// Names are checked by path segment: "train..v2.parquet" is a name a user
+// may give --out; "a/../b" escapes the prefix and is refused.
+func TestObjectNamesBySegment(t *testing.T) {
+	f, _ := fake(t, "", nil)
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"train..v2.parquet", true},
+		{"dir/x..y/part.parquet", true},
+		{"a/../b.parquet", false},
+		{"../b.parquet", false},
+		{"/abs.parquet", false},
+	} {
+		err := write(t, f, tc.name, parquet.Replace, "x")
+		if (err == nil) != tc.ok {
+			t.Errorf("%q: %v, want accepted: %v", tc.name, err, tc.ok)
+		}
+	}
+}
