@@ -19,6 +19,34 @@ if [ -x "$bin" ]; then
   echo "$bin"
   exit 0
 fi
+# --built: exit 1 when the binary is not built yet (nothing else).
+if [ "${1:-}" = "--built" ]; then
+  exit 1
+fi
+
+mkdir -p "$dir"
+# --background: start the build (below) detached, its output in
+# $dir/build.log, and return at once; a later call waits for it (the lock).
+if [ "${1:-}" = "--background" ]; then
+  echo "bigquery-emulator: building in the background (log: $dir/build.log)" >&2
+  nohup "${BASH_SOURCE[0]}" >"$dir/build.log" 2>&1 </dev/null &
+  echo "$bin"
+  exit 0
+fi
+
+# One build at a time: a second call waits for the first, then finds its
+# binary.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$dir/.lock"
+  if ! flock -n 9; then
+    echo "bigquery-emulator: waiting for the build in progress (log: $dir/build.log)" >&2
+    flock 9
+  fi
+  if [ -x "$bin" ]; then
+    echo "$bin"
+    exit 0
+  fi
+fi
 
 # go-zetasqlite's C++ only builds with clang.
 if ! command -v clang >/dev/null 2>&1 || ! command -v clang++ >/dev/null 2>&1; then
@@ -33,7 +61,6 @@ if ! command -v clang >/dev/null 2>&1 || ! command -v clang++ >/dev/null 2>&1; t
   fi
 fi
 
-mkdir -p "$dir"
 # Build to a temporary name and rename: a build killed half way never leaves
 # a binary that the next call would take as done.
 tmp="$(mktemp "$dir/bigquery-emulator.tmp.XXXXXX")"
