@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/skewfree/skewfree/features"
+	bqstore "github.com/skewfree/skewfree/store/bigquery"
 )
 
 // Column names of the entity table as uploaded and of each view's
@@ -21,8 +22,9 @@ const (
 	CreatedTimestamp = "created_timestamp"
 	// PublishedTable is the table, in the history dataset, that says when
 	// each version (view, window end, created) was published: what
-	// --as-known-at needs. See docs/format/bigquery.md.
-	PublishedTable = "_published"
+	// --as-known-at needs; the worker's store writes it. See
+	// docs/format/bigquery.md.
+	PublishedTable = bqstore.PublishedTable
 
 	keyCol  = "k" // intermediate tables: the join key,
 	timeCol = "t" // the entity time,
