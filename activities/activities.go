@@ -340,18 +340,13 @@ func (a *Activities) MarkPublished(ctx context.Context, in PublishInput) error {
 	if err != nil {
 		return fmt.Errorf("mark published: %w", err)
 	}
-	if err := a.recordPublished(ctx, in); err != nil {
+	// Records and BigQuery take the marker's time: a retry keeps the first.
+	published := a.markerTime(ctx, in)
+	if err := a.recordPublished(ctx, in, published); err != nil {
 		return err
 	}
 	if a.History != nil {
-		// After the marker, with the marker's time (the first one, should
-		// a marker from an earlier attempt differ), exactly once.
-		published := in.Published
-		if pr, ok := a.Offline.(publicationReader); ok {
-			if m, ok, err := pr.Publication(ctx, in.View, in.WindowEnd, in.Created); err == nil && ok {
-				published = m.Published
-			}
-		}
+		// After the marker, exactly once.
 		if err := a.History.MarkPublished(ctx, in.View, in.WindowEnd, in.Created, published); err != nil {
 			return classify(fmt.Errorf("mark published in history: %w", err))
 		}

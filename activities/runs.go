@@ -137,10 +137,20 @@ type publicationReader interface {
 
 var _ publicationReader = (*parquet.Store)(nil)
 
-// recordPublished adds the publication time and each shard's push counts to
-// the run's records. The first marker's time wins on a retry, so the
-// records take the marker's time, not in.Published.
-func (a *Activities) recordPublished(ctx context.Context, in PublishInput) error {
+// markerTime is the version's publication time as its marker says: the
+// first attempt's, which a retry (with a later in.Published) keeps.
+func (a *Activities) markerTime(ctx context.Context, in PublishInput) time.Time {
+	if pr, ok := a.Offline.(publicationReader); ok {
+		if m, ok, err := pr.Publication(ctx, in.View, in.WindowEnd, in.Created); err == nil && ok {
+			return m.Published.UTC()
+		}
+	}
+	return in.Published.UTC()
+}
+
+// recordPublished adds the publication time (the marker's, see markerTime)
+// and each shard's push counts to the run's records.
+func (a *Activities) recordPublished(ctx context.Context, in PublishInput, published time.Time) error {
 	rs, err := a.runRecords(ctx, in.View, in.WindowEnd, in.Created)
 	if err != nil {
 		return err
@@ -148,12 +158,6 @@ func (a *Activities) recordPublished(ctx context.Context, in PublishInput) error
 	if len(rs) == 0 {
 		a.log().Warn("published a run without run records", "view", in.View, "window_end", in.WindowEnd, "created", in.Created)
 		return nil
-	}
-	published := in.Published.UTC()
-	if pr, ok := a.Offline.(publicationReader); ok {
-		if m, ok, err := pr.Publication(ctx, in.View, in.WindowEnd, in.Created); err == nil && ok {
-			published = m.Published.UTC()
-		}
 	}
 	byShard := map[int]OnlineStats{}
 	for i, p := range in.Partitions {
